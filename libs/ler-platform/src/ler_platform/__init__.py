@@ -1,0 +1,1 @@
+"""ler_platform."""

@@ -1,0 +1,1 @@
+"""The issuance service."""
