@@ -1,0 +1,1 @@
+"""Generated from protos/ler by scripts/gen_protos.py. Do not edit."""
