@@ -12,7 +12,7 @@ help: ## List the targets
 .PHONY: setup
 setup: ## Bootstrap from a fresh clone: uv (via pip if missing) and the locked workspace
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --locked
+	$(UV) sync
 
 .PHONY: infra
 infra: ## Install when missing and start PostgreSQL and Kafka on loopback
@@ -30,6 +30,11 @@ test: setup infra ## Every test tier: unit, contracts, integration (real Postgre
 test-unit: setup ## Tests that need no servers
 	$(UV) run pytest -q -m "not real" $(PYTEST_ARGS)
 
+.PHONY: lock
+lock: ## Re-resolve (at the exclude-newer date) and rewrite requirements.lock
+	$(UV) lock
+	$(UV) export --frozen --format requirements-txt --no-emit-workspace --all-groups --no-header -o requirements.lock
+
 .PHONY: protos
 protos: setup ## Regenerate Python code and typed stubs from protos/
 	$(UV) run python scripts/gen_protos.py
@@ -42,6 +47,7 @@ tools: ## Install buf (npm) into tools/node_modules
 lint: setup tools ## buf lint, generated-code freshness, ruff
 	tools/node_modules/.bin/buf lint
 	$(UV) run python scripts/gen_protos.py --check
+	$(UV) export --frozen --format requirements-txt --no-emit-workspace --all-groups --no-header | diff -u requirements.lock - && echo "requirements.lock is current"
 	$(UV) run ruff check libs services tests bench scripts
 
 .PHONY: breaking
