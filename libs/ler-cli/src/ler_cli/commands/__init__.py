@@ -1,0 +1,8 @@
+"""Subcommand groups. Each module exposes ``register(subparsers)``; later issues add groups
+(``ler issuer ...``, ``ler wallet ...``) by adding a module and listing it in ``GROUPS``."""
+
+from __future__ import annotations
+
+from ler_cli.commands import bench, demo, vc
+
+GROUPS = (vc, bench, demo)

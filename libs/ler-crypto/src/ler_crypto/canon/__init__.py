@@ -1,0 +1,1 @@
+"""Canonicalization: JCS (RFC 8785) and RDF Dataset Canonicalization (RDFC-1.0)."""
