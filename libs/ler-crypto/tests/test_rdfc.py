@@ -32,19 +32,44 @@ VECTORS = REPO.parent / "shared" / "vectors"
 EDDSA = VECTORS / "vc-di-eddsa"
 
 
-def _jsonld_vectors() -> list[Path]:
-    found = []
+def _derived(name: str, doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A secured document's signing inputs: the unsecured document and each proof
+    configuration (proof options without proofValue, with the document's @context,
+    VC-DI-EDDSA §3.2.5)."""
+    out = [(name, doc)]
+    if "proof" in doc:
+        out.append((f"{name} (unsecured)", {k: v for k, v in doc.items() if k != "proof"}))
+        proofs = doc["proof"] if isinstance(doc["proof"], list) else [doc["proof"]]
+        for i, proof in enumerate(proofs):
+            if isinstance(proof, dict):
+                config = {k: v for k, v in proof.items() if k != "proofValue"}
+                config["@context"] = doc["@context"]
+                out.append((f"{name} (proof config {i})", config))
+    return out
+
+
+def _jsonld_vectors() -> list[tuple[str, dict[str, Any]]]:
+    """Every JSON-LD document in the vectors: files, documents nested one level down
+    (the status list examples), and the signing inputs derived from secured ones."""
+    found: list[tuple[str, dict[str, Any]]] = []
     for path in sorted(VECTORS.rglob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             continue
-        if isinstance(doc, dict) and "@context" in doc:
-            found.append(path)
+        name = str(path.relative_to(VECTORS))
+        if not isinstance(doc, dict):
+            continue
+        if "@context" in doc:
+            found.extend(_derived(name, doc))
+        else:
+            for key, value in doc.items():
+                if isinstance(value, dict) and "@context" in value:
+                    found.extend(_derived(f"{name}#{key}", value))
     return found
 
 
-VECTOR_FILES = _jsonld_vectors()
+VECTOR_DOCS = _jsonld_vectors()
 
 
 def _outcome(fn: Any, doc: Any, loader: ContextLoader) -> tuple[str, str]:
@@ -69,14 +94,16 @@ def _pyld_normalize(doc: dict[str, Any], loader: ContextLoader) -> str:
 
 def test_vectors_are_present() -> None:
     # The differential test below is only meaningful with the shared vectors.
-    assert len(VECTOR_FILES) > 100
-    assert (EDDSA / "unsigned.json") in VECTOR_FILES
+    names = {name for name, _ in VECTOR_DOCS}
+    assert len(names) > 150
+    assert "vc-di-eddsa/unsigned.json" in names
+    assert "bitstring-status-list/spec-examples.json#statusListCredential" in names
+    assert "vc-di-eddsa/eddsa-rdfc-2022/signedDataInt.json (proof config 0)" in names
 
 
-@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: str(p.relative_to(VECTORS)))
-def test_vector_matches_reference(path: Path) -> None:
+@pytest.mark.parametrize(("name", "doc"), VECTOR_DOCS, ids=[name for name, _ in VECTOR_DOCS])
+def test_vector_matches_reference(name: str, doc: dict[str, Any]) -> None:
     loader = default_loader()
-    doc = json.loads(path.read_text(encoding="utf-8"))
     expected = _outcome(canonize_reference, doc, loader)
     assert _outcome(canonize, doc, loader) == expected
     try:
@@ -93,8 +120,7 @@ def test_fast_path_covers_the_valid_vectors() -> None:
     """Guard against a vacuous differential test: valid documents take the fast path."""
     loader = default_loader()
     fast = declined = 0
-    for path in VECTOR_FILES:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+    for _name, doc in VECTOR_DOCS:
         if _outcome(canonize_reference, doc, loader)[0] != "ok":
             continue
         try:
@@ -102,9 +128,8 @@ def test_fast_path_covers_the_valid_vectors() -> None:
             fast += 1
         except Unsupported:
             declined += 1
-    assert fast >= 90
-    # Only documents with relative IRIs (resolved against pyld's placeholder base).
-    assert declined <= 6
+    assert fast >= 120
+    assert declined == 0  # every valid vector document takes the fast path
 
 
 @pytest.mark.parametrize(
@@ -532,3 +557,19 @@ def test_context_cache_is_released_with_its_loader() -> None:
     del loader
     gc.collect()
     assert len(rdfc._caches) == before - 1
+
+
+def test_concurrent_canonicalization_with_cold_caches() -> None:
+    """Services call canonize from thread pools; a cold shared cache must not race."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [realistic_ob3_credential(f"did:example:issuer{i % 3}", serial=i) for i in range(24)]
+    for i, doc in enumerate(docs):
+        if i % 2:
+            doc["@context"] = [*doc["@context"], {"note": "https://ex.example/note"}]
+            doc["credentialSubject"]["note"] = f"thread test {i}"
+    expected = [canonize_reference(doc, default_loader()) for doc in docs]
+    loader = ContextLoader()  # cold context cache shared by all threads
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda d: canonize_fast(d, loader), docs))
+    assert results == expected

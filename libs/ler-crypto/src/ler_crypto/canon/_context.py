@@ -18,23 +18,21 @@ credential of a known shape then expands without processing any context at all.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped]
-from pyld.jsonld import JsonLdError, JsonLdProcessor  # type: ignore[import-untyped]
+from pyld.jsonld import (  # type: ignore[import-untyped]
+    KEYWORDS as _PYLD_KEYWORDS,
+)
+from pyld.jsonld import JsonLdError, JsonLdProcessor
 
 __all__ = ["ActiveContext", "ContextCache", "TermInfo", "Unsupported"]
 
-# pyld's own keyword list (jsonld.KEYWORDS): identical membership is what matters.
-KEYWORDS = frozenset(
-    (
-        "@base @container @context @default @direction @embed @explicit @first @graph @id "
-        "@import @included @index @json @language @list @nest @none @omitDefault @propagate "
-        "@protected @preserve @requireAll @reverse @set @type @value @version @vocab"
-    ).split()
-)
+# pyld's own keyword list (what its _is_keyword tests), as a set.
+KEYWORDS: frozenset[str] = frozenset(_PYLD_KEYWORDS)
 
 # Bound on cached active contexts per loader: a flood of documents with distinct
 # inline contexts must not grow memory without limit. Realistic traffic uses a
@@ -70,7 +68,7 @@ class TermInfo:
         self.expanded: str | None = ctx.expand_vocab(key)
         self.keyword = self.expanded in KEYWORDS
         self.absolute = self.expanded is not None and is_absolute_iri(self.expanded)
-        mapping = raw["mappings"].get(key) if key in raw["mappings"] else None
+        mapping = raw["mappings"].get(key)
         # JsonLdProcessor.get_context_value semantics, including "a null mapping hides
         # the default language/direction".
         in_mappings = key in raw["mappings"]
@@ -192,6 +190,7 @@ class ContextCache:
         self, pyld_loader: Callable[..., Any], make_resolver: Callable[[], ContextResolver]
     ) -> None:
         self._lock = threading.Lock()
+        self._process_lock = threading.Lock()
         self._loader = pyld_loader
         self._make_resolver = make_resolver
         self._processor = JsonLdProcessor()
@@ -242,13 +241,16 @@ class ContextCache:
 
     def process(self, raw: Any, local_ctx: Any, propagate: bool, override_protected: bool) -> Any:
         try:
-            return self._processor._process_context(
-                raw,
-                local_ctx,
-                self._options(),
-                override_protected=override_protected,
-                propagate=propagate,
-            )
+            # pyld's context resolver caches (cachetools LRU) are not thread-safe;
+            # processing is rare (cache misses only), so it is simply serialised.
+            with self._process_lock:
+                return self._processor._process_context(
+                    raw,
+                    local_ctx,
+                    self._options(),
+                    override_protected=override_protected,
+                    propagate=propagate,
+                )
         except (JsonLdError, Warning, RecursionError) as err:
             # Unknown context URL, invalid or protected-term redefinition ...: the
             # reference produces the library's specific error for it.
@@ -292,27 +294,15 @@ def context_key(local_ctx: Any) -> str:
     return json.dumps(local_ctx, sort_keys=True, separators=(",", ":"))
 
 
+# pyld's _is_absolute_iri pattern (note "+-." is a character range, as in pyld) and
+# its KEYWORD_PATTERN.
+_ABSOLUTE = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$").match
+_KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$").match
+
+
 def is_absolute_iri(value: str) -> bool:
-    """pyld's ``_is_absolute_iri``: ``^([A-Za-z][A-Za-z0-9+-.]*|_):[^\\s]*$``."""
+    """pyld's ``_is_absolute_iri`` (blank node identifiers count as absolute)."""
     return _ABSOLUTE(value) is not None
-
-
-def _absolute_matcher() -> Callable[[str], Any]:
-    import re
-
-    return re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$").match
-
-
-_ABSOLUTE = _absolute_matcher()
-
-
-def _keyword_like_matcher() -> Callable[[str], Any]:
-    import re
-
-    return re.compile(r"^@[a-zA-Z]+$").match
-
-
-_KEYWORD_LIKE = _keyword_like_matcher()
 
 
 def expand_iri(ctx: ActiveContext, value: Any, *, vocab: bool, base: bool) -> Any:

@@ -9,8 +9,9 @@ input on which pyld would raise, drop a term or resolve a relative IRI -- raises
 The output has pyld's expanded form exactly (the same dicts pyld would build), so
 the RDF step can follow pyld's node-map algorithm unchanged.
 
-Key order: pyld walks ``sorted(element.items())`` everywhere; that order decides
-which of two colliding values is kept and the blank-node numbering, so it is kept.
+Key order: entries are visited in pyld's ``sorted(element.items())`` order, which
+decides the first ``@type`` key and the order of values within a property. (Blank
+node numbering also follows from it, but canonical labels do not depend on it.)
 """
 
 from __future__ import annotations

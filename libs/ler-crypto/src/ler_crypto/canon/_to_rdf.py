@@ -8,8 +8,11 @@ RDFC-1.0 needs.
 pyld keeps duplicate quads that come from values it does not consider equal
 (``compare_values``: ``@value`` + ``@type`` + ``@language`` + ``@index``), and its
 canonical output keeps them too; so duplicates are decided here by the same rule,
-not by RDF term equality. Everything pyld would silently drop (relative IRIs,
-blank-node predicates) is :class:`Unsupported` -- the reference reports it.
+not by RDF term equality. Values pyld treats as duplicates serialize identically
+(for ``@json`` values this is checked), so which one is kept -- pyld's traversal
+order decides -- does not matter and the node map may be built in any order.
+Everything pyld would silently drop (relative IRIs, blank-node predicates) is
+:class:`Unsupported` -- the reference reports it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import re
 from numbers import Integral, Real
 from typing import Any
 
-# The JCS implementation pyld itself uses for @json literals (identical by construction).
+# The JCS implementation pyld itself uses for @json literals (identical by construction);
+# the c14n package ships inside the pyld wheel.
 from c14n.Canonicalize import canonicalize as _c14n_canonicalize  # type: ignore[import-untyped]
 
 from ler_crypto.canon._context import KEYWORDS, Unsupported, is_absolute_iri
