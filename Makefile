@@ -23,11 +23,11 @@ infra-down: ## Stop PostgreSQL and Kafka started by `make infra`
 	deploy/local/infra.sh down
 
 .PHONY: test
-test: setup infra ## Every test tier: unit, contracts, integration (real PostgreSQL + Kafka) and processes
+test: setup helm infra ## Every test tier: unit, contracts, integration (real PostgreSQL + Kafka) and processes
 	set -a; source var/infra.env; set +a; $(UV) run pytest -q $(PYTEST_ARGS)
 
 .PHONY: test-unit
-test-unit: setup ## Tests that need no servers
+test-unit: setup helm ## Tests that need no servers
 	$(UV) run pytest -q -m "not real" $(PYTEST_ARGS)
 
 .PHONY: lock
@@ -43,9 +43,15 @@ protos: setup ## Regenerate Python code and typed stubs from protos/
 tools: ## Install buf (npm) into tools/node_modules
 	tools/install.sh
 
+.PHONY: helm
+helm: ## Build the pinned helm into tools/bin (Go module proxy)
+	tools/helm.sh
+
 .PHONY: lint
-lint: setup tools ## buf lint, generated-code freshness, ruff
+lint: setup tools helm ## buf lint, helm lint, generated-code freshness, lock freshness, ruff
 	tools/node_modules/.bin/buf lint
+	tools/bin/helm lint --strict charts/ler
+	tools/bin/helm lint --strict charts/ler -f charts/ler/values-production.yaml
 	$(UV) run python scripts/gen_protos.py --check
 	$(UV) export --frozen --format requirements-txt --no-emit-workspace --all-groups --no-header | diff -u requirements.lock - && echo "requirements.lock is current"
 	$(UV) run ruff check libs services tests bench scripts

@@ -69,7 +69,8 @@ def test_every_row_is_reported_with_ratio_to_ed25519(result: dict[str, Any]) -> 
         assert row["per_second"] > 0
         assert 0 < row["median_per_second"] <= row["per_second"]
         base = ed_verify if name.endswith("verify") else ed_sign
-        assert row["vs_ed25519"] == pytest.approx(row["per_second"] / base, rel=0.01)
+        # vs_ed25519 is rounded to 4 decimals: allow that rounding on small ratios.
+        assert row["vs_ed25519"] == pytest.approx(row["per_second"] / base, rel=0.01, abs=1e-4)
         assert row["us_per_op"] == pytest.approx(1e6 / row["per_second"], rel=0.01)
 
 
