@@ -132,7 +132,7 @@ class ContextLoader:
         private cache keeps one loader's extras from leaking into another's.
         """
         from cachetools import LRUCache
-        from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped]
+        from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped, unused-ignore]
 
         with self._lock:
             if self._resolver_cache is None:

@@ -162,8 +162,17 @@ class PublicKey:
 class Signer(Protocol):
     """Anything that can sign: an in-memory KeyPair or a KMS-backed key."""
 
-    algorithm: str
-    public_key: PublicKey
+    # Read-only properties (not plain attributes), so that implementations may
+    # expose them as properties -- KeyPair does -- and still satisfy the protocol.
+    @property
+    def algorithm(self) -> str:
+        """JOSE algorithm name of the key, e.g. ``EdDSA`` or ``ES256``."""
+        ...
+
+    @property
+    def public_key(self) -> PublicKey:
+        """The public key that verifies this signer's signatures."""
+        ...
 
     def sign(self, data: bytes) -> bytes:
         """Sign ``data``; Ed25519 → 64 bytes, P-256 → 64-byte ``r || s``."""

@@ -23,8 +23,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped]
-from pyld.jsonld import (  # type: ignore[import-untyped]
+from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped, unused-ignore]
+from pyld.jsonld import (  # type: ignore[import-untyped, unused-ignore]
     KEYWORDS as _PYLD_KEYWORDS,
 )
 from pyld.jsonld import JsonLdError, JsonLdProcessor

@@ -24,7 +24,7 @@ from typing import Any
 
 # The JCS implementation pyld itself uses for @json literals (identical by construction);
 # the c14n package ships inside the pyld wheel.
-from c14n.Canonicalize import canonicalize as _c14n_canonicalize  # type: ignore[import-untyped]
+from c14n.Canonicalize import canonicalize as _c14n_canonicalize  # type: ignore[import-untyped, unused-ignore]
 
 from ler_crypto.canon._context import KEYWORDS, Unsupported, is_absolute_iri
 
@@ -45,15 +45,28 @@ _FIRST_TERM = "<" + RDF + "first>"
 _REST_TERM = "<" + RDF + "rest>"
 _NIL_TERM = "<" + RDF + "nil>"
 
-# pyld.nquads.escape: exactly these five characters (pyld does not apply the
-# RDFC-1.0 \b \f \u00XX escapes; matching pyld byte for byte is the contract).
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", '"': '\\"'})
-_NEEDS_ESCAPE = re.compile(r'[\\\t\n\r"]').search
+# Canonical N-Quads escaping of literals (RDFC-1.0 §4.4.3 step 7 and §4.6.3 use the
+# canonical N-Quads form of RDF 1.2 N-Quads / N-Triples): \b \t \n \f \r \" \\ as
+# ECHAR, the other C0 controls and U+007F as \uXXXX with uppercase hex, nothing else.
+# (pyld 3.3 escapes only five characters; ``canon.reference`` corrects it the same way.)
+_ESCAPES = str.maketrans(
+    {
+        **{chr(c): f"\\u{c:04X}" for c in [*range(0x20), 0x7F]},
+        "\b": "\\b",
+        "\t": "\\t",
+        "\n": "\\n",
+        "\f": "\\f",
+        "\r": "\\r",
+        '"': '\\"',
+        "\\": "\\\\",
+    }
+)
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\\x7f]').search
 _DOUBLE_EXP = re.compile(r"(\d)0*E\+?(-)?0*(\d)")
 
 
 def literal_term(value: str, datatype: str, language: str | None = None) -> str:
-    """pyld ``serialize_nquad`` for a literal object."""
+    """Canonical N-Quads term of a literal (pyld ``serialize_nquad``, corrected escaping)."""
     if _NEEDS_ESCAPE(value) is not None:
         value = value.translate(_ESCAPES)
     if datatype == RDF_LANGSTRING:

@@ -2,12 +2,14 @@
 
 Works on quads of pre-serialized N-Quads terms (see ``_to_rdf``). Step numbers in
 comments are those of RDFC-1.0 §4.4-§4.8 (W3C Recommendation 2024-05-21), which
-pyld's ``URDNA2015`` follows. Two pyld behaviours are kept on purpose because the
-output must be byte-identical to it:
+pyld's ``URDNA2015`` follows. The output equals the reference
+(``canon.reference``: pyld with its canonical-escaping and dataset corrections):
 
 * a quad is listed once per blank-node *occurrence* in the blank node to quads
-  map (a quad ``_:x <p> _:x .`` is hashed twice for ``_:x``);
-* duplicate quads are not removed, and N-Quads escaping is pyld's (five characters).
+  map (a quad ``_:x <p> _:x .`` is hashed twice for ``_:x``), as pyld does;
+* the input is a *set* (RDF 1.1 Concepts §4): duplicate quads are removed first;
+* literals are in canonical N-Quads form (``_to_rdf.literal_term``), both in the
+  output and in what Hash First Degree Quads hashes.
 
 RDFC-1.0 §4.4 ("a poison graph ... implementations SHOULD limit") is honoured with a
 work bound: Hash N-Degree Quads calls are limited to the reference implementation's
@@ -219,7 +221,12 @@ def _permutations(elements: list[str]) -> Iterator[list[str]]:
 
 
 def canonicalize_quads(quads: list[Quad], max_deep_iterations: int) -> str:
-    """RDFC-1.0 §4.4: canonical N-Quads (sorted lines, pyld's serialization)."""
+    """RDFC-1.0 §4.4: canonical N-Quads (sorted lines) of the *set* of ``quads``.
+
+    Quads are compared as serialized terms, which is RDF term equality because the
+    literal serialization is canonical (one lexical escape form per string).
+    """
+    quads = list(dict.fromkeys(quads))  # an RDF dataset is a set: drop duplicates
     state = _State(quads, max_deep_iterations)
     if not state.bnode_quads:
         return "".join(sorted(_serialize(q) for q in quads))
@@ -257,7 +264,7 @@ def _issue_canonical_labels(state: _State) -> None:
 
 
 def _relabel_and_serialize(quads: list[Quad], labels: dict[str, str]) -> str:
-    # 7) relabel and serialize; pyld sorts the lines and keeps duplicates.
+    # 7) relabel and serialize (sorted lines; duplicates were removed up front).
     lines = []
     for s, p, o, g in quads:
         if s[0] == "_":

@@ -2,7 +2,8 @@
 
 :func:`canonize` returns the same bytes as the reference
 (:func:`ler_crypto.canon.reference.canonize_reference`: pyld 3.3 ``URDNA2015`` with
-the library's safe-mode checks), several times faster:
+the library's safe-mode checks and its corrections of pyld -- canonical N-Quads
+escaping, duplicate quads removed), several times faster:
 
 1. every JSON-LD context -- including Open Badges' type- and property-scoped ones --
    is processed once per loader by pyld itself and cached (``_context``);
@@ -22,13 +23,18 @@ import threading
 import weakref
 from typing import Any
 
-from pyld.jsonld import JsonLdError, JsonLdProcessor  # type: ignore[import-untyped]
+from pyld.nquads import ParserError  # type: ignore[import-untyped, unused-ignore]
 
 from ler_crypto.canon._context import ContextCache, Unsupported
 from ler_crypto.canon._expand import expand_document
 from ler_crypto.canon._to_rdf import Quad, literal_term, to_quads
 from ler_crypto.canon._urdna import canonicalize_quads
-from ler_crypto.canon.reference import MAX_DEEP_ITERATIONS, canonize_reference
+from ler_crypto.canon.reference import (
+    MAX_DEEP_ITERATIONS,
+    canonize_reference,
+    canonize_reference_checked,
+    parse_nquads,
+)
 from ler_crypto.contexts import ContextLoader, default_loader
 from ler_crypto.errors import MalformedInputError
 from ler_crypto.limits import check_document
@@ -80,19 +86,28 @@ def canonize(document: dict[str, Any], loader: ContextLoader | None = None) -> s
     """
     if not isinstance(document, dict):
         return canonize_reference(document, loader)
-    check_document(document)  # the reference's input limits, before any work
-    loader = loader or default_loader()
+    check_document(document)  # the input limits, walked once for both paths
+    return canonize_checked(document, loader or default_loader())
+
+
+def canonize_checked(document: dict[str, Any], loader: ContextLoader) -> str:
+    """:func:`canonize` for a dict that already passed ``limits.check_document``.
+
+    Internal entry point for callers that have just checked the document, so that
+    the limits walk runs once per operation. Direct callers should use
+    :func:`canonize`, which always checks.
+    """
     try:
         result = canonize_fast(document, loader)
     except Unsupported:
         _stats["fallback"] += 1
-        return canonize_reference(document, loader)
+        return canonize_reference_checked(document, loader)
     except (TypeError, KeyError, AttributeError, ValueError, IndexError):
         # Not expected (the differential tests call canonize_fast directly, where such
         # a bug would surface); in production the reference still gives the right
         # answer or the right error. Counted so that it is visible.
         _stats["unexpected"] += 1
-        return canonize_reference(document, loader)
+        return canonize_reference_checked(document, loader)
     _stats["fast"] += 1
     return result
 
@@ -113,13 +128,15 @@ def canonize_fast(document: dict[str, Any], loader: ContextLoader) -> str:
 def canonize_nquads(nquads: str) -> str:
     """RDFC-1.0 of an N-Quads dataset (pyld ``normalize`` with ``inputFormat`` N-Quads).
 
-    Blank node labels of the input are first renamed (``_:b0``, ``_:b1`` ...), which
-    does not change the canonical result; it avoids a pyld quirk that leaves input
-    labels already shaped like ``_:c14nN`` unrenamed.
+    Literal escapes (ECHAR, ``\\uXXXX``, ``\\UXXXXXXXX``) are decoded, duplicate quads
+    removed and the output escaped canonically (see ``canon.reference``). Blank node
+    labels of the input are first renamed (``_:b0``, ``_:b1`` ...), which does not
+    change the canonical result; it avoids a pyld quirk that leaves input labels
+    already shaped like ``_:c14nN`` unrenamed.
     """
     try:
-        dataset = JsonLdProcessor.parse_nquads(nquads)
-    except JsonLdError as err:
+        dataset = parse_nquads(nquads)
+    except ParserError as err:
         raise MalformedInputError(f"invalid N-Quads: {str(err).splitlines()[0]}") from err
     labels: dict[str, str] = {}
 
