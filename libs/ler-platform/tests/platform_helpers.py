@@ -1,0 +1,137 @@
+"""Test helpers for ler_platform: real-server settings, polling, test messages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from ler_platform.db import make_metadata
+from ler_platform.events.bus import BusConsumer, EventBus
+from ler_platform.events.records import ConsumedRecord
+from ler_platform.tables import inbox_table, outbox_table
+from sqlalchemy import Column, MetaData, String, Table, Text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+INFRA_ENV = REPO_ROOT / "var" / "infra.env"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the real PostgreSQL and Kafka are (``deploy/local/infra.sh up``)."""
+
+    pg_dsn: str  # without database name
+    kafka: str
+
+    def pg_url(self, database: str = "ler_test") -> str:
+        return f"{self.pg_dsn.rstrip('/')}/{database}"
+
+
+def infra() -> Infra:
+    """Real-server coordinates from the environment or var/infra.env.
+
+    FAILS (never skips) when they are absent.
+    """
+    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
+    if len(values) < 2 and INFRA_ENV.is_file():
+        for line in INFRA_ENV.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values.setdefault(key.strip(), value.strip())
+    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
+    if missing:
+        pytest.fail(
+            f"real-server test needs {', '.join(missing)}:"
+            " run `make infra` (deploy/local/infra.sh up),"
+            f" which writes {INFRA_ENV}, or export the variables"
+        )
+    return Infra(values["LER_TEST_PG_DSN"], values["LER_TEST_KAFKA"])
+
+
+def unique(prefix: str) -> str:
+    """A name no earlier test run used (topics, groups, schemas)."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+async def poll_until(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, within: float, what: str
+) -> T:
+    """Call ``probe`` until ``done(result)`` or fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if done(result):
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within}s waiting for {what}; last: {result!r}"[:2000])
+        await asyncio.sleep(0.05)
+
+
+async def read_records(
+    bus: EventBus,
+    topics: list[str],
+    group_id: str,
+    count: int,
+    *,
+    within: float = 30.0,
+    commit: bool = True,
+) -> list[ConsumedRecord]:
+    """Join ``group_id``, read exactly ``count`` records (failing after ``within`` s), leave."""
+    consumer = bus.consumer(topics, group_id, max_records=500)
+    await consumer.start()
+    try:
+        return await drain(consumer, count, within=within, commit=commit)
+    finally:
+        await consumer.stop()
+
+
+async def drain(
+    consumer: BusConsumer, count: int, *, within: float, commit: bool = True
+) -> list[ConsumedRecord]:
+    """Read ``count`` records from a started consumer, committing each batch if ``commit``."""
+    got: list[ConsumedRecord] = []
+    deadline = time.monotonic() + within
+    while len(got) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"read {len(got)} of {count} records within {within}s")
+        batches = await consumer.getmany(timeout_ms=200, max_records=count - len(got))
+        for tp, batch in batches.items():
+            got.extend(batch)
+            if commit and batch:
+                await consumer.commit({tp: batch[-1].offset + 1})
+    return got
+
+
+@dataclass
+class Database:
+    """An engine and a fresh ``MetaData`` (own schema on PostgreSQL) with the platform tables."""
+
+    engine: AsyncEngine
+    metadata: MetaData
+    outbox: Table
+    inbox: Table
+    effects: Table
+
+    async def create_all(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self.metadata.create_all)
+
+
+def new_database(engine: AsyncEngine, schema: str | None) -> Database:
+    metadata = make_metadata(schema)
+    effects = Table(
+        "test_effects",
+        metadata,
+        Column("event_id", String(64), primary_key=True),
+        Column("key", Text, nullable=False),
+        Column("value", Text, nullable=False),
+    )
+    return Database(engine, metadata, outbox_table(metadata), inbox_table(metadata), effects)
