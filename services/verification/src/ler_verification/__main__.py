@@ -1,2 +1,58 @@
+"""Entry point: ``python -m ler_verification`` (serve) or the ``ler-verification`` console script.
+
+``ler-verification add-tenant <tenant_id> <name> [--service]`` registers a verifier tenant
+(or a service identity such as intake) and prints its API key once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from ler_platform.lifecycle import run_service
+from ler_platform.logging import configure_logging
+from ler_platform.migrations import run_migrations
+
+from ler_verification.bootstrap import MIGRATIONS, bootstrap
+from ler_verification.domain.model import TenantKind
+from ler_verification.service_layer.tenants import register_tenant
+from ler_verification.settings import VerificationSettings
+
+
+async def main(stop: asyncio.Event) -> None:
+    """Build the service from the environment and serve until ``stop`` is set."""
+    settings = VerificationSettings()
+    configure_logging(settings.log_level, service_name=settings.service_name)
+    app = bootstrap(settings)
+    await app.serve_until(stop)
+
+
+async def _add_tenant(tenant_id: str, name: str, kind: TenantKind) -> str:
+    settings = VerificationSettings()
+    app = bootstrap(settings)
+    try:
+        await run_migrations(app.runtime.engine, MIGRATIONS)
+        return await register_tenant(app.uow_factory, tenant_id, name, kind)
+    finally:
+        await app.runtime.engine.dispose()
+
+
 def run() -> None:
-    raise SystemExit("not yet")
+    """Console-script entry: serve until SIGTERM/SIGINT, or run an admin command."""
+    if len(sys.argv) > 1 and sys.argv[1] == "add-tenant":
+        parser = argparse.ArgumentParser(prog="ler-verification add-tenant")
+        parser.add_argument("tenant_id")
+        parser.add_argument("name")
+        parser.add_argument(
+            "--service", action="store_true", help="a service identity (may act for verifiers)"
+        )
+        args = parser.parse_args(sys.argv[2:])
+        kind = TenantKind.SERVICE if args.service else TenantKind.VERIFIER
+        print(asyncio.run(_add_tenant(args.tenant_id, args.name, kind)))  # the key, shown once
+        return
+    raise SystemExit(run_service(main))
+
+
+if __name__ == "__main__":
+    run()

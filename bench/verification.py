@@ -1,0 +1,340 @@
+"""Benchmark: verification throughput through gRPC, beside ler_crypto's bare verify rate.
+
+    uv run python bench/verification.py [--seconds 5] [--json]
+
+In one run, on this machine:
+
+* **bare** — ``ler_crypto.verifier.verify_credential`` called in a loop in this process, with
+  the same credential, the same status list (from memory) and no trust list: the ceiling;
+* **unary** — ``VerifyCredential`` one call at a time, then with 32 calls in flight
+  (p50/p99 latency at concurrency 32);
+* **streamed** — ``VerifyStream`` with every item of the run on one stream.
+
+The service runs as its own process (embedded mode: SQLite, in-process bus), as it is
+deployed; this process is the client. Each service-side verification pays everything a
+real one does: the proof, the status list (cached, its own proof re-verified), the report
+mapping and a ``VerificationCompleted`` event written to the outbox in its transaction.
+The credential is a realistic ~3 KB Open Badges 3.0 credential signed with eddsa-jcs-2022.
+Targets (issue 6): streamed ≥ 70% of bare; p99 < 20 ms at concurrency 32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ler.verification.v1 import verification_service_pb2 as pb
+from ler.verification.v1 import verification_service_pb2_grpc as pb_grpc
+from ler_crypto import dataintegrity, status_list
+from ler_crypto.bench import realistic_ob3_credential
+from ler_crypto.did import DidResolver, did_key_from_public_key
+from ler_crypto.keys import KeyPair
+from ler_crypto.verifier import verify_credential
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = 32
+TARGET_STREAM_RATIO = 0.70
+TARGET_P99_MS = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tls_files(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _credential(port: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    key = KeyPair.generate("Ed25519")
+    did, vm = did_key_from_public_key(key.public_key)
+    url = f"https://127.0.0.1:{port}/status/1"
+    unsigned_list = status_list.build_status_list_credential(
+        list_url=url,
+        issuer=did,
+        status_list=status_list.StatusList(),
+        valid_from="2026-01-01T00:00:00Z",
+    )
+    list_doc = dataintegrity.sign(
+        unsigned_list, key, cryptosuite="eddsa-jcs-2022", verification_method=vm
+    )
+    credential = realistic_ob3_credential(did)
+    credential["credentialStatus"] = status_list.build_status_list_entry(
+        status_list_credential=url, index=1234
+    )
+    signed = dataintegrity.sign(
+        credential, key, cryptosuite="eddsa-jcs-2022", verification_method=vm
+    )
+    return signed, list_doc
+
+
+class _MemoryLists:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    async def fetch(self, url: str) -> Any:
+        return self.doc
+
+
+async def _bare_rate(doc: dict[str, Any], list_doc: dict[str, Any], seconds: float) -> float:
+    resolver, fetcher = DidResolver(offline=True), _MemoryLists(list_doc)
+    data = json.dumps(doc).encode()  # the service also starts from bytes
+    report = await verify_credential(data, resolver=resolver, status_fetcher=fetcher)
+    if not report.verified:
+        sys.exit(f"bare verification failed: {report.to_dict()}")
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for _ in range(50):
+            await verify_credential(data, resolver=resolver, status_fetcher=fetcher)
+        count += 50
+    return count / (time.perf_counter() - started)
+
+
+def _real_infra() -> dict[str, str]:
+    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
+    env_file = REPO_ROOT / "var" / "infra.env"
+    if len(values) < 2 and env_file.is_file():
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values.setdefault(key.strip(), value.strip())
+    if not values.get("LER_TEST_PG_DSN") or not values.get("LER_TEST_KAFKA"):
+        sys.exit("--real needs LER_TEST_PG_DSN and LER_TEST_KAFKA (run `make infra`)")
+    return {
+        "LER_DATABASE_URL": values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_verification",
+        "LER_KAFKA_BOOTSTRAP_SERVERS": values["LER_TEST_KAFKA"],
+    }
+
+
+def _start_service(
+    workdir: Path, cert: Path, *, real: bool
+) -> tuple[subprocess.Popen[bytes], int, str]:
+    env = {
+        **os.environ,
+        "LER_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'verification.db'}",
+        "LER_GRPC_PORT": str(_free_port()),
+        "LER_HTTP_PORT": str(_free_port()),
+        "LER_FETCH_ALLOW_PRIVATE": "true",  # the bench's status list server is on loopback
+        "LER_FETCH_CA_FILE": str(cert),
+        "LER_LOG_LEVEL": "WARNING",
+        "LER_KAFKA_BOOTSTRAP_SERVERS": "",
+        **(_real_infra() if real else {}),
+    }
+    tenant = f"ver_bench_{uuid.uuid4().hex[:8]}"
+    api_key = (
+        subprocess.run(
+            [sys.executable, "-m", "ler_verification", "add-tenant", tenant, "Bench Verifier"],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=workdir,
+        )
+        .stdout.decode()
+        .strip()
+        .splitlines()[-1]
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ler_verification"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return process, int(env["LER_GRPC_PORT"]), api_key
+
+
+async def _wait_serving(channel: grpc.aio.Channel) -> None:
+    stub = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            if response.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.aio.AioRpcError:
+            pass
+        await asyncio.sleep(0.2)
+    sys.exit("the service did not report SERVING within 60 s")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _unary(
+    stub: Any, md: Any, data: bytes, seconds: float, concurrency: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    request = pb.VerifyCredentialRequest(credential=data)
+
+    async def worker() -> None:
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            response = await stub.VerifyCredential(request, metadata=md)
+            latencies.append(time.perf_counter() - began)
+            if response.report.verdict == 3:  # FAILED
+                sys.exit("service verification failed")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+    }
+
+
+async def _streamed(stub: Any, md: Any, data: bytes, items: int) -> float:
+    async def requests():  # type: ignore[no-untyped-def]
+        for i in range(items):
+            yield pb.VerifyStreamRequest(
+                correlation_id=str(i), credential=pb.VerifyCredentialRequest(credential=data)
+            )
+
+    started, answered = time.perf_counter(), 0
+    async for response in stub.VerifyStream(requests(), metadata=md):
+        if response.WhichOneof("result") != "credential":
+            sys.exit(f"stream item failed: {response}")
+        answered += 1
+    return answered / (time.perf_counter() - started)
+
+
+async def run(seconds: float, *, real: bool = False) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        cert, key = _tls_files(workdir)
+        port = _free_port()
+        doc, list_doc = _credential(port)
+        # the list server must be up at `port` (the credential names it); rebind exactly there
+        runner = await _serve_list_at(list_doc, cert, key, port)
+        process, grpc_port, api_key = _start_service(workdir, cert, real=real)
+        try:
+            md = (("authorization", f"Bearer {api_key}"),)
+            data = json.dumps(doc).encode()
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+                await _wait_serving(channel)
+                # measured once the service has started, so its start-up does not compete
+                bare = await _bare_rate(doc, list_doc, seconds)
+                stub = pb_grpc.VerificationServiceStub(channel)
+                await _unary(stub, md, data, 1.0, 4)  # warm-up: caches, connections
+                single = await _unary(stub, md, data, seconds, 1)
+                concurrent = await _unary(stub, md, data, seconds, CONCURRENCY)
+                streamed = await _streamed(stub, md, data, max(500, int(bare * seconds)))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            await runner.cleanup()
+    return {
+        "cryptosuite": "eddsa-jcs-2022",
+        "mode": "real (PostgreSQL + Kafka)" if real else "embedded (SQLite + in-process bus)",
+        "bare_verify_per_s": round(bare, 1),
+        "grpc_unary_per_s": round(single["rate"], 1),
+        "grpc_unary_c32_per_s": round(concurrent["rate"], 1),
+        "grpc_c32_p50_ms": round(concurrent["p50_ms"], 2),
+        "grpc_c32_p99_ms": round(concurrent["p99_ms"], 2),
+        "grpc_streamed_per_s": round(streamed, 1),
+        "streamed_over_bare": round(streamed / bare, 3),
+        "targets": {"streamed_over_bare": TARGET_STREAM_RATIO, "p99_ms": TARGET_P99_MS},
+    }
+
+
+async def _serve_list_at(
+    list_doc: dict[str, Any], cert: Path, key: Path, port: int
+) -> web.AppRunner:
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    body = json.dumps(list_doc).encode()
+
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/status/1", serve)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    return runner
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--real", action="store_true", help="PostgreSQL + Kafka (make infra)")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.seconds, real=args.real))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(
+        f"verification, {result['mode']} ({result['cryptosuite']},"
+        " one ~3 KB OB 3.0 credential with a status list)"
+    )
+    print(f"  ler_crypto bare verify         {result['bare_verify_per_s']:>9.1f} /s  (baseline)")
+    print(f"  gRPC unary, 1 in flight        {result['grpc_unary_per_s']:>9.1f} /s")
+    print(
+        f"  gRPC unary, {CONCURRENCY} in flight       {result['grpc_unary_c32_per_s']:>9.1f} /s"
+        f"  p50 {result['grpc_c32_p50_ms']:.1f} ms  p99 {result['grpc_c32_p99_ms']:.1f} ms"
+        f"  (target p99 < {TARGET_P99_MS:.0f} ms)"
+    )
+    print(
+        f"  gRPC VerifyStream              {result['grpc_streamed_per_s']:>9.1f} /s"
+        f"  = {result['streamed_over_bare']:.0%} of bare (target >= {TARGET_STREAM_RATIO:.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Adapters: SQL repositories, the event mapping, guarded fetchers with caches, authentication."""

@@ -1,0 +1,199 @@
+"""Safe caches for what verification fetches: did:web documents and status list credentials.
+
+Both are bounded (entries), expire (TTL; a status list's own ``ttl`` is honoured, capped),
+and can be dropped by issuer the moment a ``CredentialStatusChanged`` event says that
+issuer's list changed, so a revocation is seen at once rather than after the TTL.
+
+Fetches themselves go through ``ler_crypto``'s ``HttpsWebFetcher``: HTTPS only, bounded in
+size and time, private addresses refused unless configured.
+
+Two races are closed here:
+
+* a fetch that started before an invalidation of its URL or of its issuer must not put the
+  old document back: invalidations are numbered (the epoch), the latest epoch of each
+  invalidated URL and issuer is remembered (bounded), and a result is stored only if
+  neither its URL nor its issuer was invalidated after the fetch began;
+* concurrent verifications needing the same URL share one fetch ("single flight"), keyed
+  by epoch so nobody joins a fetch that started before an invalidation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ler_crypto import vc_model
+from ler_crypto.did import WebFetcher, did_web_to_url
+from ler_crypto.errors import CryptoError, ResolutionError
+from ler_crypto.limits import parse_json
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class _Entry:
+    expires: float
+    value: Any
+    issuer: str | None
+
+
+class InvalidatingCache:
+    """A TTL + LRU-bounded cache of fetched documents, invalidatable by URL or issuer."""
+
+    def __init__(
+        self, *, max_entries: int, clock: Clock = time.monotonic, max_remembered: int = 10_000
+    ) -> None:
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._inflight: dict[tuple[str, int], asyncio.Future[Any]] = {}
+        # epoch of the latest invalidation of each URL / issuer ("u:" / "i:" prefixed keys)
+        self._invalidated: OrderedDict[str, int] = OrderedDict()
+        self._max_remembered = max_remembered
+        self._forgotten_before = 0  # invalidations older than this epoch are no longer known
+        self.epoch = 0
+        self.fetches = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, url: str) -> Any | None:
+        """The cached value, if fresh."""
+        entry = self._entries.get(url)
+        if entry is None:
+            return None
+        if entry.expires <= self._clock():
+            del self._entries[url]
+            return None
+        self._entries.move_to_end(url)
+        return entry.value
+
+    def _put(self, url: str, value: Any, ttl: float, issuer: str | None) -> None:
+        if ttl <= 0:
+            return
+        self._entries[url] = _Entry(self._clock() + ttl, value, issuer)
+        self._entries.move_to_end(url)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def get_or_fetch(
+        self, url: str, fetch: Callable[[], Awaitable[tuple[Any, float, str | None]]]
+    ) -> Any:
+        """The cached value, or ``fetch()`` → (value, ttl seconds, issuer), shared by callers."""
+        cached = self.get(url)
+        if cached is not None:
+            return cached
+        key = (url, self.epoch)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        started = self.epoch
+        try:
+            self.fetches += 1
+            value, ttl, issuer = await fetch()
+        except BaseException as err:
+            future.set_exception(err)
+            future.exception()  # mark retrieved: waiters may not exist
+            raise
+        else:
+            if not self._invalidated_since(started, url, issuer):
+                self._put(url, value, ttl, issuer)
+            future.set_result(value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+
+    def _invalidated_since(self, epoch: int, url: str, issuer: str | None) -> bool:
+        if epoch < self._forgotten_before:
+            return True  # we no longer know what happened since: do not trust the result
+        keys = [f"u:{url}"] + ([f"i:{issuer}"] if issuer else [])
+        return any(self._invalidated.get(k, -1) > epoch for k in keys)
+
+    def invalidate(self, *, url: str | None = None, issuer: str | None = None) -> int:
+        """Drop the entry for ``url`` and every entry published by ``issuer``; returns how many."""
+        self.epoch += 1
+        for key in ([f"u:{url}"] if url else []) + ([f"i:{issuer}"] if issuer else []):
+            self._invalidated[key] = self.epoch
+            self._invalidated.move_to_end(key)
+        while len(self._invalidated) > self._max_remembered:
+            _, forgotten = self._invalidated.popitem(last=False)
+            self._forgotten_before = max(self._forgotten_before, forgotten)
+        doomed = [
+            u
+            for u, e in self._entries.items()
+            if (url is not None and u == url) or (issuer and e.issuer == issuer)
+        ]
+        for u in doomed:
+            del self._entries[u]
+        return len(doomed)
+
+
+class CachedDidWebFetcher:
+    """The ``WebFetcher`` handed to ``DidResolver``: did:web documents through the cache."""
+
+    def __init__(self, inner: WebFetcher, cache: InvalidatingCache, *, ttl: float) -> None:
+        self._inner = inner
+        self.cache = cache
+        self._ttl = ttl
+
+    async def fetch(self, url: str) -> bytes:
+        """The document at ``url`` (bytes), from cache when fresh."""
+
+        async def load() -> tuple[Any, float, str | None]:
+            return await self._inner.fetch(url), self._ttl, None
+
+        body: bytes = await self.cache.get_or_fetch(url, load)
+        return body
+
+    def invalidate_did(self, did: str) -> int:
+        """Drop the cached document of a did:web DID (no-op for other methods)."""
+        if not did.startswith("did:web:"):
+            return 0
+        try:
+            return self.cache.invalidate(url=did_web_to_url(did))
+        except ResolutionError:
+            return 0
+
+
+class CachedStatusListFetcher:
+    """The ``StatusListFetcher`` handed to the verifier: parsed list credentials, cached.
+
+    The TTL is the list's own ``ttl`` (milliseconds, Bitstring Status List §2.2) when given,
+    else ``default_ttl``, never more than ``max_ttl`` seconds.
+    """
+
+    def __init__(
+        self, inner: WebFetcher, cache: InvalidatingCache, *, default_ttl: float, max_ttl: float
+    ) -> None:
+        self._inner = inner
+        self.cache = cache
+        self._default_ttl = default_ttl
+        self._max_ttl = max_ttl
+
+    def _ttl_of(self, document: dict[str, Any]) -> float:
+        subject = document.get("credentialSubject")
+        ttl = subject.get("ttl") if isinstance(subject, dict) else None
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
+            return min(self._default_ttl, self._max_ttl)
+        return min(ttl / 1000.0, self._max_ttl)
+
+    async def fetch(self, url: str) -> Any:
+        """The list credential at ``url`` as parsed JSON (the verifier checks it)."""
+
+        async def load() -> tuple[Any, float, str | None]:
+            body = await self._inner.fetch(url)
+            try:
+                document = parse_json(body)
+            except CryptoError as err:
+                raise ResolutionError(f"status list at {url} is not JSON: {err}") from err
+            if not isinstance(document, dict):
+                raise ResolutionError(f"status list at {url} is not a JSON object")
+            return document, self._ttl_of(document), vc_model.issuer_id(document)
+
+        return await self.cache.get_or_fetch(url, load)

@@ -1,0 +1,1 @@
+"""The verification domain: tenants, challenges, trust lists, reports and events (pure Python)."""
