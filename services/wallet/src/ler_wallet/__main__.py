@@ -15,8 +15,8 @@ async def main(stop: asyncio.Event) -> None:
     """Build the service from the environment and serve until ``stop`` is set."""
     settings = WalletSettings()
     configure_logging(settings.log_level, service_name=settings.service_name)
-    runtime = bootstrap(settings)
-    await runtime.serve_until(stop)
+    app = bootstrap(settings)
+    await app.serve_until(stop)
 
 
 def run() -> None:

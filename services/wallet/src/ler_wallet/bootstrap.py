@@ -1,23 +1,153 @@
-"""Composition root of the wallet service: builds its runtime from settings."""
+"""Composition root of the wallet service: builds its runtime from settings.
+
+Everything with a lifecycle or a connection is created here, from ``main()`` (or a test),
+never at import time.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ler_platform.db import is_postgres
+from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
+from ler_platform.inbox import IdempotentConsumer
 from ler_platform.runtime import ServiceRuntime, build_runtime
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ler_wallet.adapters.auth import WalletAuthenticator
+from ler_wallet.adapters.keystore import EnvelopeHolderKeys, new_kek_value, parse_kek
+from ler_wallet.adapters.oid4vci import Oid4vciClient
+from ler_wallet.adapters.sql import SqlUnitOfWork
+from ler_wallet.adapters.verifier import CryptoReceiptVerifier
+from ler_wallet.entrypoints import grpc_api
+from ler_wallet.entrypoints.consumers import ISSUED_REGISTRY, STATUS_REGISTRY, WalletConsumers
+from ler_wallet.entrypoints.http_api import ShareLinkRoutes
+from ler_wallet.service_layer.context import Context, Pseudonymizer
 from ler_wallet.settings import WalletSettings
 from ler_wallet.tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "alembic"
+log = logging.getLogger(__name__)
 
 
-def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> ServiceRuntime:
-    """Assemble the service: database, event bus, gRPC (health, reflection), HTTP, outbox relay.
+@dataclass(frozen=True)
+class WalletApp:
+    """The runtime plus the parts tests and operators reach for."""
 
-    ``bus`` lets an embedded host share one in-process bus between services; by default the
-    service makes its own (Kafka when configured). Call from ``main()``, never at import.
-    """
-    runtime = build_runtime(settings, metadata=metadata, migrations=MIGRATIONS, bus=bus)
-    return runtime
+    runtime: ServiceRuntime
+    ctx: Context
+    consumers: WalletConsumers
+    deliveries: IdempotentConsumer
+    status_updates: IdempotentConsumer
+
+    async def serve_until(self, stop: Any) -> None:
+        """See ``ServiceRuntime.serve_until``."""
+        await self.runtime.serve_until(stop)
+
+
+class OutputTopics:
+    """Start-up step: create the topic this service publishes to."""
+
+    def __init__(self, bus: EventBus, topic: str) -> None:
+        self._bus = bus
+        self._topic = topic
+
+    async def start(self) -> None:
+        """Create the topic if missing."""
+        await self._bus.ensure_topics([self._topic])
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+
+def _kek_value(settings: WalletSettings) -> str:
+    if settings.kek is not None:
+        return settings.kek.get_secret_value()
+    if not settings.database_url.startswith("sqlite"):
+        raise ConfigurationError("LER_KEK is required: holder keys are encrypted with it")
+    # embedded development mode only: keep a generated KEK beside the SQLite file
+    path = Path(settings.dev_kek_file)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_kek_value())
+        log.warning("LER_KEK is unset: generated a development KEK file (not for production)")
+    return path.read_text().strip()
+
+
+def _use_schema(engine: AsyncEngine, schema: str) -> None:
+    """Every new PostgreSQL connection works in ``schema`` (validated by the settings pattern,
+    so safe to interpolate)."""
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        cursor.execute(f'SET SESSION search_path TO "{schema}"')
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> WalletApp:
+    """Assemble the service: database, bus, gRPC WalletService, HTTP share links, the delivery
+    and status consumers, and the outbox relay. ``bus`` lets an embedded host share one
+    in-process bus; by default the service makes its own (Kafka when configured)."""
+    kek_value = _kek_value(settings)
+    kek = parse_kek(kek_value)
+    pseudonym_key = (
+        settings.pseudonym_secret.get_secret_value().encode()
+        if settings.pseudonym_secret is not None
+        else hashlib.sha256(b"ler-wallet study pseudonyms\x00" + kek_value.encode()).digest()
+    )
+    authenticator = WalletAuthenticator()
+    runtime = build_runtime(
+        settings, metadata=metadata, migrations=MIGRATIONS, bus=bus, authenticator=authenticator
+    )
+    if settings.db_schema and is_postgres(runtime.engine):
+        _use_schema(runtime.engine, settings.db_schema)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.outbox, settings.events_topic, sessions=runtime.sessions)
+
+    def joined(session: AsyncSession) -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.outbox, settings.events_topic, session=session)
+
+    ctx = Context(
+        uow=uow,
+        keys=EnvelopeHolderKeys.from_kek(kek, did_method=settings.holder_did_method),
+        verifier=CryptoReceiptVerifier(
+            offline=settings.verify_offline, allow_private=settings.verify_allow_private
+        ),
+        pseudonyms=Pseudonymizer(pseudonym_key),
+        share_base_url=settings.base_url,
+        offers=Oid4vciClient(allow_private=settings.offers_allow_private),
+    )
+    authenticator.bind(ctx)
+    runtime.grpc.add_service(grpc_api.SERVICE_NAME, grpc_api.register(grpc_api.WalletServicer(ctx)))
+    runtime.add_component(OutputTopics(runtime.bus, settings.events_topic))
+    consumers = WalletConsumers(ctx, joined)
+    deliveries = runtime.add_consumer(
+        [settings.issued_topic],
+        f"{settings.consumer_group}.deliveries",
+        ISSUED_REGISTRY,
+        handler=consumers.on_issued,
+    )
+    status_updates = runtime.add_consumer(
+        [settings.status_topic],
+        f"{settings.consumer_group}.status",
+        STATUS_REGISTRY,
+        handler=consumers.on_status,
+    )
+    if runtime.http is not None:
+        ShareLinkRoutes(ctx).install(runtime.http.app)
+    return WalletApp(runtime, ctx, consumers, deliveries, status_updates)

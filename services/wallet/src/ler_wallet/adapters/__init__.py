@@ -1,0 +1,1 @@
+"""SQLAlchemy repositories, protobuf mapping, key store, authentication, verification."""

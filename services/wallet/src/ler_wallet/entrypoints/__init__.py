@@ -1,0 +1,1 @@
+"""gRPC servicer, HTTP routes and Kafka consumers of the wallet."""
