@@ -27,8 +27,8 @@ test: setup helm infra ## Every test tier: unit, contracts, integration (real Po
 	set -a; source var/infra.env; set +a; $(UV) run pytest -q $(PYTEST_ARGS)
 
 .PHONY: test-unit
-test-unit: setup helm ## Tests that need no servers
-	$(UV) run pytest -q -m "not real" $(PYTEST_ARGS)
+test-unit: setup helm ## Quick tier: no servers, no long-running tests
+	$(UV) run pytest -q -m "not real and not slow" $(PYTEST_ARGS)
 
 .PHONY: lock
 lock: ## Re-resolve (at the exclude-newer date) and rewrite requirements.lock
@@ -76,4 +76,6 @@ down: ## Stop what `make up` started (by pid)
 .PHONY: bench
 bench: setup infra ## Benchmarks, each figure beside its same-run baseline
 	$(UV) run ler bench crypto
+	set -a; source var/infra.env; set +a; $(UV) run python bench/issuance.py
 	set -a; source var/infra.env; set +a; $(UV) run python bench/events.py
+	set -a; source var/infra.env; set +a; $(UV) run python bench/verification.py --real

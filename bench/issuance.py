@@ -1,0 +1,340 @@
+"""Benchmark: issuance through the real pipeline, beside ler_crypto's bare sign rate.
+
+Run against the real PostgreSQL and Kafka (``make infra``)::
+
+    uv run python bench/issuance.py [--credentials 5000] [--processes 1] [--json]
+
+In one run, on this machine:
+
+* **bare sign** — ``ler_crypto.dataintegrity.sign`` in a loop in this process on the very
+  credential the service issues (proof removed), per cryptosuite: the ceiling;
+* **pipeline** — the issuance service as its own process(es) (``python -m ler_issuance``,
+  PostgreSQL + Kafka): ``IssuanceRequested`` records are produced onto the request topic and
+  the clock stops when this process has read the ``CredentialIssued`` event of every one of
+  them from the issued topic. Each credential pays everything a real one does: decoding, inbox
+  deduplication, idempotency lookup, random status-list indices under a row lock, the OB 3.0
+  build and checks, the Data Integrity proof, the insert, the ``CredentialIssued`` and
+  ``IssuanceRequestResult`` events in the outbox in the same transaction, the relay to Kafka.
+
+Targets (issue 4): ≥ 1,000 credentials/s end to end with eddsa-jcs-2022; eddsa-rdfc-2022 end to
+end within 30% of the library's bare rdfc sign rate (ratio ≥ 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import grpc
+from ler.common.v1 import credential_pb2 as cpb
+from ler.issuance.v1 import events_pb2 as epb
+from ler.issuance.v1 import issuance_service_pb2 as pb
+from ler.issuance.v1 import issuance_service_pb2_grpc as pb_grpc
+from ler.issuance.v1 import resources_pb2 as rpb
+from ler_crypto import dataintegrity
+from ler_crypto.keys import KeyPair
+from ler_issuance.adapters.keystore import new_kek_value
+from ler_platform.events.envelope import Event
+from ler_platform.events.kafka import KafkaBus
+from ler_platform.events.records import OutgoingRecord
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OPERATOR = "bench-operator-token-0123456789abcdef"
+SUITES = {
+    "eddsa-jcs-2022": cpb.CRYPTOSUITE_EDDSA_JCS_2022,
+    "eddsa-rdfc-2022": cpb.CRYPTOSUITE_EDDSA_RDFC_2022,
+}
+LEARNER = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+
+
+def _infra() -> tuple[str, str]:
+    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
+    env_file = REPO_ROOT / "var" / "infra.env"
+    if len(values) < 2 and env_file.is_file():
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values.setdefault(key.strip(), value.strip())
+    if not values.get("LER_TEST_PG_DSN") or not values.get("LER_TEST_KAFKA"):
+        sys.exit("bench needs LER_TEST_PG_DSN and LER_TEST_KAFKA (run `make infra`)")
+    return values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_test", values["LER_TEST_KAFKA"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spec(record_id: str) -> rpb.CredentialSpec:
+    """A realistic course credential: type, criteria, two skill alignments, a graded result."""
+    return rpb.CredentialSpec(
+        record_id=record_id,
+        subject=rpb.Subject(did=LEARNER),
+        achievement=rpb.Achievement(
+            id="https://college.example/achievements/data-analysis-101",
+            achievement_type=cpb.ACHIEVEMENT_TYPE_COURSE,
+            name="Data Analysis with Python",
+            description="Cleaning, exploring and visualising data with pandas.",
+            criteria_narrative="Complete every lab and pass the final project.",
+            alignments=[
+                {
+                    "framework": "ESCO",
+                    "code": "S5.6.1",
+                    "url": "https://esco.example/skill/S5.6.1",
+                    "label": "Python (programming)",
+                },
+                {
+                    "framework": "O*NET-SOC",
+                    "code": "15-2051.00",
+                    "url": "https://onet.example/15-2051.00",
+                    "label": "Data Scientists",
+                },
+            ],
+            result_descriptions=[
+                rpb.ResultDescription(
+                    id="grade",
+                    name="Final grade",
+                    result_type=rpb.RESULT_TYPE_LETTER_GRADE,
+                    allowed_values=["A", "B", "C", "D", "F"],
+                )
+            ],
+        ),
+        results=[rpb.Result(result_description_id="grade", value="A")],
+    )
+
+
+class Service:
+    """The issuance service as its own process(es), on a fresh schema and fresh topics."""
+
+    def __init__(self, pg_url: str, kafka: str, processes: int, log: Path) -> None:
+        run = uuid.uuid4().hex[:10]
+        self.schema = f"bench_{run}"
+        self.names = {
+            "LER_DB_SCHEMA": self.schema,
+            "LER_REQUESTS_TOPIC": f"bench.issuance.requests.{run}",
+            "LER_RESULTS_TOPIC": f"bench.issuance.results.{run}",
+            "LER_ISSUED_TOPIC": f"bench.credentials.issued.{run}",
+            "LER_STATUS_TOPIC": f"bench.credentials.status.{run}",
+            "LER_CONSUMER_GROUP": f"bench.issuance.{run}",
+        }
+        self.pg_url = pg_url
+        self.kafka = kafka
+        self.kek = new_kek_value()
+        self.processes = processes
+        self.log = log
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: list[tuple[int, int]] = []
+
+    def start(self) -> None:
+        base_port = None
+        for _ in range(self.processes):
+            http, grpc_port = _free_port(), _free_port()
+            base_port = base_port or http
+            env = {
+                **os.environ,
+                **self.names,
+                "LER_DATABASE_URL": self.pg_url,
+                "LER_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                "LER_KAFKA_TOPIC_PARTITIONS": "6",
+                "LER_HTTP_PORT": str(http),
+                "LER_GRPC_PORT": str(grpc_port),
+                "LER_PUBLIC_URL": f"http://127.0.0.1:{base_port}",
+                "LER_OPERATOR_TOKEN": OPERATOR,
+                "LER_KEK": self.kek,
+                "LER_LOG_LEVEL": "WARNING",
+            }
+            with open(self.log, "ab") as log:
+                self.procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "ler_issuance"],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            self.ports.append((http, grpc_port))
+
+    async def ready(self, within: float = 120.0) -> None:
+        deadline = time.monotonic() + within
+        async with aiohttp.ClientSession() as http:
+            for port, _ in self.ports:
+                while True:
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                            if response.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    if time.monotonic() > deadline:
+                        sys.exit(f"the service did not become ready; see {self.log}")
+                    await asyncio.sleep(0.2)
+
+    async def register(self, suite: int) -> str:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{self.ports[0][1]}") as channel:
+            response = await pb_grpc.IssuanceServiceStub(channel).RegisterIssuer(
+                pb.RegisterIssuerRequest(
+                    name="Bench College",
+                    url="https://college.example",
+                    did_method=rpb.DID_METHOD_KEY,
+                    default_cryptosuite=suite,  # type: ignore[arg-type]
+                ),
+                metadata=(("authorization", f"Bearer {OPERATOR}"),),
+            )
+        return response.issuer.issuer_id
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    async def drop(self) -> None:
+        engine = create_async_engine(self.pg_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        finally:
+            await engine.dispose()
+
+
+def _records(topic: str, issuer_id: str, n: int, prefix: str) -> list[OutgoingRecord]:
+    out = []
+    for i in range(n):
+        spec = _spec(f"{prefix}{i:06d}")
+        message = epb.IssuanceRequested(issuer_id=issuer_id, spec=spec)
+        event = Event(key=f"{issuer_id}:{spec.record_id}", message=message, source="urn:bench")
+        out.append(event.to_record(topic))
+    return out
+
+
+async def pipeline(service: Service, bus: KafkaBus, issuer_id: str, n: int, prefix: str) -> dict:
+    """Produce ``n`` requests; seconds until all ``n`` CredentialIssued events were read."""
+    records = _records(service.names["LER_REQUESTS_TOPIC"], issuer_id, n, prefix)
+    consumer = bus.consumer(
+        [service.names["LER_ISSUED_TOPIC"]],
+        f"bench-reader-{uuid.uuid4().hex[:8]}",
+        max_records=2000,
+    )
+    await consumer.start()
+    seen: set[str] = set()
+    sample: bytes = b""
+    try:
+        # the reader joins the group before the clock starts (and skips earlier rounds' events)
+        await consumer.getmany(timeout_ms=1000, max_records=1)
+        started = time.perf_counter()
+        for start in range(0, n, 1000):
+            await bus.publish_batch(records[start : start + 1000])
+        produced = time.perf_counter()
+        deadline = started + 900
+        while len(seen) < n:
+            if time.perf_counter() > deadline:
+                sys.exit(f"only {len(seen)} of {n} credentials within 900 s")
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for batch in batches.values():
+                for record in batch:
+                    event = epb.CredentialIssued.FromString(record.value)
+                    if event.issuer_id == issuer_id and event.record_id.startswith(prefix):
+                        seen.add(event.record_id)
+                        sample = sample or event.signed_credential
+        done = time.perf_counter()
+    finally:
+        await consumer.stop()
+    return {
+        "credentials": n,
+        "seconds": done - started,
+        "produce_seconds": produced - started,
+        "credentials_per_s": n / (done - started),
+        "sample": sample,
+    }
+
+
+def bare_sign_rate(credential: dict[str, Any], suite: str, seconds: float = 3.0) -> float:
+    """Signatures per second of ``ler_crypto`` on ``credential`` (median of short batches)."""
+    unsigned = {k: v for k, v in credential.items() if k != "proof"}
+    key = KeyPair.generate()
+    vm = "did:key:z6Mk#bench"
+    rates = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        batch_start = time.perf_counter()
+        count = 0
+        while time.perf_counter() - batch_start < 0.1:
+            dataintegrity.sign(unsigned, key, cryptosuite=suite, verification_method=vm)
+            count += 1
+        rates.append(count / (time.perf_counter() - batch_start))
+    return statistics.median(rates)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--credentials", type=int, default=5000, help="per cryptosuite")
+    parser.add_argument("--processes", type=int, default=1, help="service processes")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    pg_url, kafka = _infra()
+    log = REPO_ROOT / "var" / "bench-issuance.log"
+    log.parent.mkdir(exist_ok=True)
+    service = Service(pg_url, kafka, args.processes, log)
+    bus = KafkaBus(kafka, client_id="bench-issuance", topic_partitions=6)
+    results: dict[str, Any] = {"processes": args.processes, "suites": {}}
+    try:
+        service.start()
+        await bus.start()
+        await service.ready()
+        for name, suite in SUITES.items():
+            issuer_id = await service.register(suite)
+            await pipeline(service, bus, issuer_id, 300, "warm")  # caches, pools, JIT-free warmup
+            run = await pipeline(service, bus, issuer_id, args.credentials, "run")
+            credential = json.loads(run.pop("sample"))
+            bare = bare_sign_rate(credential, name)
+            run["bare_sign_per_s"] = bare
+            run["ratio_to_bare_sign"] = run["credentials_per_s"] / bare
+            results["suites"][name] = run
+    finally:
+        await bus.stop()
+        service.stop()
+        await service.drop()
+    jcs = results["suites"]["eddsa-jcs-2022"]
+    rdfc = results["suites"]["eddsa-rdfc-2022"]
+    results["targets"] = {
+        "jcs_end_to_end_at_least_1000_per_s": jcs["credentials_per_s"] >= 1000,
+        "rdfc_within_30pct_of_bare_sign": rdfc["ratio_to_bare_sign"] >= 0.7,
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"issuance pipeline (request topic -> signed credential stored -> issued event), "
+        f"{args.credentials} credentials per suite, {args.processes} service process(es)"
+    )
+    print(f"{'suite':<17}{'end to end/s':>14}{'bare sign/s':>13}{'ratio':>8}")
+    for name, run in results["suites"].items():
+        print(
+            f"{name:<17}{run['credentials_per_s']:>14,.0f}{run['bare_sign_per_s']:>13,.0f}"
+            f"{run['ratio_to_bare_sign']:>8.2f}"
+        )
+    print(
+        "targets:", ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in results["targets"].items())
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

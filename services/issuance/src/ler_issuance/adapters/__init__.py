@@ -1,0 +1,1 @@
+"""Adapters: SQL repositories, key vault, protobuf mapping, authentication."""

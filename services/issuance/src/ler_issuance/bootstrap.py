@@ -1,0 +1,183 @@
+"""Composition root of the issuance service: builds its runtime from settings.
+
+Everything with a lifecycle or a connection is created here, from ``main()`` (or a test),
+never at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ler_crypto.kms import KeyEncryptionKey
+from ler_platform.db import is_postgres
+from ler_platform.errors import ConfigurationError
+from ler_platform.events.bus import EventBus
+from ler_platform.runtime import ServiceRuntime, build_runtime, runner_options
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ler_issuance.adapters.auth import IssuanceAuthenticator
+from ler_issuance.adapters.keystore import EnvelopeKeyStore, new_kek_value, parse_kek
+from ler_issuance.adapters.proto import EventTopics
+from ler_issuance.adapters.sql import SqlUnitOfWork
+from ler_issuance.entrypoints import grpc_api
+from ler_issuance.entrypoints.consumers import IssuanceRequestConsumer
+from ler_issuance.entrypoints.http_api import IssuanceHttpApi
+from ler_issuance.entrypoints.http_server import TlsCapableHttpServer, server_ssl_context
+from ler_issuance.service_layer.context import Context, PublicUrls
+from ler_issuance.service_layer.tokens import AccessTokens
+from ler_issuance.settings import IssuanceSettings
+from ler_issuance.tables import metadata
+
+MIGRATIONS = Path(__file__).resolve().parent / "alembic"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IssuanceApp:
+    """The runtime plus the parts tests and operators reach for."""
+
+    runtime: ServiceRuntime
+    ctx: Context
+    tokens: AccessTokens
+    consumer: IssuanceRequestConsumer
+
+    async def serve_until(self, stop: object) -> None:
+        """See ``ServiceRuntime.serve_until``."""
+        await self.runtime.serve_until(stop)  # type: ignore[arg-type]
+
+
+class OutputTopics:
+    """A start-up step: create the topics this service publishes to (with the configured
+    partition count) instead of leaving them to broker auto-creation."""
+
+    def __init__(self, bus: EventBus, topics: EventTopics) -> None:
+        self._bus = bus
+        self._topics = [topics.issued, topics.status, topics.results]
+
+    async def start(self) -> None:
+        """Create the topics that are missing."""
+        await self._bus.ensure_topics(self._topics)
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+
+def _kek_value(settings: IssuanceSettings) -> str:
+    if settings.kek is not None:
+        return settings.kek.get_secret_value()
+    if not settings.database_url.startswith("sqlite"):
+        raise ConfigurationError("LER_KEK is required: signing keys are encrypted with it")
+    # embedded development mode only: keep a generated KEK beside the SQLite file
+    path = Path(settings.dev_kek_file)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_kek_value())
+        log.warning("LER_KEK is unset: generated a development KEK file (not for production)")
+    return path.read_text().strip()
+
+
+def _use_schema(engine: AsyncEngine, schema: str) -> None:
+    """Every new PostgreSQL connection works in ``schema`` (SQLAlchemy "set search_path" recipe).
+
+    ``schema`` is validated by the settings pattern, so it is safe to interpolate.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        cursor.execute(f'SET SESSION search_path TO "{schema}"')
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> IssuanceApp:
+    """Assemble the service: database, bus, gRPC IssuanceService, HTTP (DID documents, status
+    lists, VC-API, OAuth, OID4VCI), the issuance-request consumer and the outbox relay.
+
+    ``bus`` lets an embedded host share one in-process bus between services; by default the
+    service makes its own (Kafka when configured).
+    """
+    kek_value = _kek_value(settings)
+    kek: KeyEncryptionKey = parse_kek(kek_value)
+    token_key = (
+        settings.token_secret.get_secret_value().encode()
+        if settings.token_secret is not None
+        else hashlib.sha256(b"ler-issuance access tokens\x00" + kek_value.encode()).digest()
+    )
+    tokens = AccessTokens(
+        hashlib.sha256(token_key).digest(), ttl_seconds=settings.token_ttl_seconds
+    )
+    operator = settings.operator_token.get_secret_value() if settings.operator_token else None
+    authenticator = IssuanceAuthenticator(
+        tokens, operator_token=operator, api_key_cache_seconds=settings.api_key_cache_seconds
+    )
+    runtime = build_runtime(
+        settings, metadata=metadata, migrations=MIGRATIONS, bus=bus, authenticator=authenticator
+    )
+    if settings.db_schema and is_postgres(runtime.engine):
+        _use_schema(runtime.engine, settings.db_schema)
+    topics = EventTopics(
+        issued=settings.issued_topic, status=settings.status_topic, results=settings.results_topic
+    )
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.sessions, runtime.outbox, topics)
+
+    ctx = Context(
+        uow=uow,
+        keys=EnvelopeKeyStore.from_kek(kek),
+        urls=PublicUrls(settings.base_url),
+        suspension_enabled=settings.suspension_enabled,
+        batch_max_items=settings.batch_max_items,
+    )
+    authenticator.bind(ctx)
+    servicer = grpc_api.IssuanceServicer(ctx)
+    runtime.grpc.add_service(grpc_api.SERVICE_NAME, grpc_api.register(servicer))
+
+    runtime.add_component(OutputTopics(runtime.bus, topics))
+    consumer = IssuanceRequestConsumer(
+        ctx,
+        bus=runtime.bus,
+        sessions=runtime.sessions,
+        inbox=runtime.inbox_table,
+        outbox=runtime.outbox,
+        topics=topics,
+        requests_topic=settings.requests_topic,
+        group_id=settings.consumer_group,
+        options=runner_options(settings),
+    )
+    runtime.add_component(consumer)
+
+    # the platform's listener has neither a body-limit setting nor TLS: replace it by ours
+    tls = (
+        server_ssl_context(settings.http_tls_cert, settings.http_tls_key)
+        if settings.http_tls_cert and settings.http_tls_key
+        else None
+    )
+    metrics = getattr(runtime, "metrics", None)
+    runtime.http = TlsCapableHttpServer(
+        lambda: runtime.ready,
+        max_body_bytes=settings.http_max_body_bytes,
+        ssl_context=tls,
+        **({"metrics": metrics} if metrics is not None else {}),
+    )
+    if runtime.http is not None:
+        IssuanceHttpApi(
+            ctx,
+            tokens,
+            authenticator,
+            default_issuer_id=settings.default_issuer_id,
+            status_max_age=settings.status_list_max_age_seconds,
+        ).install(runtime.http.app)
+    return IssuanceApp(runtime, ctx, tokens, consumer)

@@ -1,0 +1,1 @@
+"""Entrypoints: gRPC servicer, Kafka consumer, HTTP routes. They decode, call a use case, encode."""

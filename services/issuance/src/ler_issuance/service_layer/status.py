@@ -1,0 +1,214 @@
+"""Status lists: creating and signing them, allocating entries, revoking and reinstating.
+
+Status list credentials are ``BitstringStatusListCredential``s (BSL §2.2) signed by the issuer's
+active key with its default cryptosuite; they are re-signed in the same transaction that flips a
+bit, so the served list and the recorded state never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from ler_crypto.status_list import build_status_list_credential
+
+from ler_issuance.domain.credentials import stamp
+from ler_issuance.domain.errors import (
+    CredentialNotFound,
+    IssuerNotFound,
+    StatusListNotFound,
+    StatusListsFull,
+    StatusTransitionNotAllowed,
+    invalid,
+)
+from ler_issuance.domain.events import CredentialStatusChanged
+from ler_issuance.domain.model import (
+    CredentialRecord,
+    CredentialState,
+    Issuer,
+    StatusAction,
+    StatusEntryRef,
+    StatusPurpose,
+)
+from ler_issuance.domain.status_lists import StatusListState
+from ler_issuance.service_layer.context import Context
+from ler_issuance.service_layer.unit_of_work import UnitOfWork
+
+MAX_LISTS_PER_PURPOSE = 10_000
+MAX_REASON = 500
+
+
+def purposes_for(ctx: Context, issuer: Issuer) -> tuple[StatusPurpose, ...]:
+    """Revocation always; suspension where the issuer enables it."""
+    if issuer.suspension_enabled:
+        return (StatusPurpose.REVOCATION, StatusPurpose.SUSPENSION)
+    return (StatusPurpose.REVOCATION,)
+
+
+def list_id(purpose: StatusPurpose, seq: int) -> str:
+    """A list's id within its issuer, e.g. ``revocation-1``."""
+    return f"{purpose.value}-{seq}"
+
+
+def sign_list(ctx: Context, issuer: Issuer, state: StatusListState) -> None:
+    """Build and sign the list credential from the current bits (BSL §2.2)."""
+    now = ctx.now()
+    document = build_status_list_credential(
+        list_url=state.url,
+        issuer=issuer.did,
+        status_list=state.to_status_list(),
+        purpose=state.purpose.value,
+        valid_from=stamp(now),
+    )
+    signed = ctx.sign(document, issuer, issuer.default_cryptosuite, None)
+    state.signed_credential = orjson.dumps(signed)
+    state.version += 1
+    state.updated_at = now
+    state.dirty = False
+
+
+async def new_list(
+    ctx: Context, uow: UnitOfWork, issuer: Issuer, purpose: StatusPurpose, seq: int
+) -> StatusListState:
+    """Create, sign and store list number ``seq`` of ``purpose``."""
+    if seq > MAX_LISTS_PER_PURPOSE:
+        raise StatusListsFull(f"the issuer's {purpose.value} status lists are full")
+    lid = list_id(purpose, seq)
+    state = StatusListState.new(
+        list_id=lid,
+        issuer_id=issuer.issuer_id,
+        purpose=purpose,
+        seq=seq,
+        url=ctx.urls.status_list_url(issuer.issuer_id, lid),
+    )
+    sign_list(ctx, issuer, state)
+    await uow.status_lists.add(state)
+    return state
+
+
+async def create_status_lists(ctx: Context, uow: UnitOfWork, issuer: Issuer) -> None:
+    """The first list of each purpose, for a newly registered issuer."""
+    for purpose in purposes_for(ctx, issuer):
+        await new_list(ctx, uow, issuer, purpose, 1)
+
+
+async def allocate_entries(
+    ctx: Context, uow: UnitOfWork, issuer: Issuer, count: int
+) -> list[tuple[StatusEntryRef, ...]]:
+    """``count`` sets of status entries (one per purpose), each at a random free index."""
+    per_purpose: list[list[StatusEntryRef]] = []
+    for purpose in purposes_for(ctx, issuer):
+        state = await uow.status_lists.current(issuer.issuer_id, purpose)
+        if state is None:
+            state = await new_list(ctx, uow, issuer, purpose, 1)
+        entries: list[StatusEntryRef] = []
+        touched = [state]
+        for _ in range(count):
+            if state.full:
+                state = await new_list(ctx, uow, issuer, purpose, state.seq + 1)
+                touched.append(state)
+            entries.append(StatusEntryRef(purpose, state.list_id, state.url, state.allocate()))
+        for changed in touched:
+            await uow.status_lists.save(changed)
+        per_purpose.append(entries)
+    return [tuple(group) for group in zip(*per_purpose, strict=True)] if per_purpose else []
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """The outcome of ChangeCredentialStatus."""
+
+    credential: CredentialRecord
+    changed: bool
+
+
+_TARGET = {
+    StatusAction.REVOKE: CredentialState.REVOKED,
+    StatusAction.SUSPEND: CredentialState.SUSPENDED,
+    StatusAction.REINSTATE: CredentialState.ACTIVE,
+}
+
+
+def _check_transition(record: CredentialRecord, action: StatusAction) -> bool:
+    """True when the action changes something; raises when it is not allowed."""
+    current = record.status
+    target = _TARGET[action]
+    if current is target:
+        return False
+    if current is CredentialState.REVOKED:
+        raise StatusTransitionNotAllowed(
+            f"credential {record.credential_id} is revoked, which is final; cannot"
+            f" {action.value} it"
+        )
+    if action is StatusAction.REINSTATE and current is not CredentialState.SUSPENDED:
+        raise StatusTransitionNotAllowed(
+            f"credential {record.credential_id} is not suspended; only a suspension can be lifted"
+        )
+    if action is not StatusAction.REVOKE and record.entry(StatusPurpose.SUSPENSION) is None:
+        raise StatusTransitionNotAllowed(
+            f"credential {record.credential_id} has no suspension entry (suspension was not"
+            " enabled when it was issued)"
+        )
+    return True
+
+
+async def change_status(
+    ctx: Context, issuer_id: str, credential_id: str, action: StatusAction | None, reason: str
+) -> StatusChange:
+    """Revoke, suspend or reinstate: flip the bits, re-sign the lists, announce the change."""
+    if action is None:
+        raise invalid("action", "is required (REVOKE, SUSPEND or REINSTATE)")
+    if len(reason) > MAX_REASON:
+        raise invalid("reason", f"is longer than {MAX_REASON} characters")
+    async with ctx.uow() as uow:
+        issuer = await uow.issuers.get(issuer_id)
+        if issuer is None:
+            raise IssuerNotFound(issuer_id)
+        record = await uow.credentials.get(issuer_id, credential_id)
+        if record is None:
+            raise CredentialNotFound(credential_id)
+        if not _check_transition(record, action):
+            return StatusChange(record, False)
+        previous = record.status
+        target = _TARGET[action]
+        # revocation sets the revocation bit; suspend/reinstate set/clear the suspension bit.
+        # A suspended credential being revoked keeps its suspension bit: both lists tell truth.
+        purpose = (
+            StatusPurpose.REVOCATION
+            if action is StatusAction.REVOKE
+            else (StatusPurpose.SUSPENSION)
+        )
+        entry = record.entry(purpose)
+        if entry is None:  # pragma: no cover - every credential has a revocation entry
+            raise StatusTransitionNotAllowed(f"credential {credential_id} has no {purpose} entry")
+        state = await uow.status_lists.get(issuer_id, entry.list_id, for_update=True)
+        if state is None:  # pragma: no cover - lists are never deleted
+            raise StatusTransitionNotAllowed(f"status list {entry.list_id} is missing")
+        state.set(entry.index, action is not StatusAction.REINSTATE)
+        sign_list(ctx, issuer, state)
+        await uow.status_lists.save(state)
+        record.status = target
+        record.status_reason = reason
+        await uow.credentials.save_status(record)
+        uow.publish(
+            CredentialStatusChanged(
+                credential_id=record.credential_id,
+                issuer_id=issuer_id,
+                issuer_did=record.issuer_did,
+                entry=entry,
+                previous_state=previous,
+                new_state=target,
+                reason=reason,
+                changed_at=ctx.now(),
+            )
+        )
+    return StatusChange(record, True)
+
+
+async def status_list_credential(ctx: Context, issuer_id: str, lid: str) -> StatusListState:
+    """A published status list (public: anyone may fetch it)."""
+    async with ctx.uow() as uow:
+        state = await uow.status_lists.get(issuer_id, lid)
+    if state is None:
+        raise StatusListNotFound(lid)
+    return state
