@@ -192,9 +192,5 @@ def test_chart_commands_are_console_scripts_that_resolve(renderings: dict[str, R
         assert Path(sys.executable).with_name(name).is_file(), f"{name} is not installed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ler_platform.topics (run by the chart's kafka-topics Job) is not written yet",
-)
 def test_topic_job_module_exists() -> None:
     assert importlib.util.find_spec("ler_platform.topics") is not None

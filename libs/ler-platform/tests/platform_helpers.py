@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import textwrap
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -135,3 +136,27 @@ def new_database(engine: AsyncEngine, schema: str | None) -> Database:
         Column("value", Text, nullable=False),
     )
     return Database(engine, metadata, outbox_table(metadata), inbox_table(metadata), effects)
+
+
+def alembic_dir(root: Path, schema: str | None) -> Path:
+    """An Alembic directory under ``root`` whose one revision creates the platform tables."""
+    location = root / "alembic"
+    (location / "versions").mkdir(parents=True)
+    (location / "env.py").write_text("from ler_platform.migrations import run_env\nrun_env(None)\n")
+    (location / "versions" / "0001_platform.py").write_text(
+        textwrap.dedent(
+            f"""
+            from alembic import op
+            from ler_platform.tables import create_platform_tables, drop_platform_tables
+            revision = "0001"
+            down_revision = None
+            branch_labels = None
+            depends_on = None
+            def upgrade():
+                create_platform_tables(op, schema={schema!r})
+            def downgrade():
+                drop_platform_tables(op, schema={schema!r})
+            """
+        )
+    )
+    return location

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 from ler_platform.db import create_engine, ping
 from ler_platform.errors import ConfigurationError
 from ler_platform.migrations import run_migrations
+from platform_helpers import alembic_dir as _alembic_dir
 from platform_helpers import infra, unique
 from sqlalchemy import inspect, text
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _alembic_dir(root: Path, schema: str | None) -> Path:
-    location = root / "alembic"
-    (location / "versions").mkdir(parents=True)
-    (location / "env.py").write_text("from ler_platform.migrations import run_env\nrun_env(None)\n")
-    (location / "versions" / "0001_platform.py").write_text(
-        textwrap.dedent(
-            f"""
-            from alembic import op
-            from ler_platform.tables import create_platform_tables, drop_platform_tables
-            revision = "0001"
-            down_revision = None
-            branch_labels = None
-            depends_on = None
-            def upgrade():
-                create_platform_tables(op, schema={schema!r})
-            def downgrade():
-                drop_platform_tables(op, schema={schema!r})
-            """
-        )
-    )
-    return location
 
 
 async def test_sqlite_engine_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:

@@ -11,5 +11,9 @@ Modules, by concern:
 * ``outbox``, ``inbox`` — transactional outbox and relay, idempotent consumers;
 * ``tracing``, ``logging`` — OpenTelemetry with Kafka propagation, JSON logs without secrets;
 * ``grpc_server``, ``grpc_errors``, ``auth``, ``http_server`` — transports;
-* ``runtime``, ``lifecycle`` — a service's assembled runtime and its process lifecycle.
+* ``metrics`` — Prometheus instruments (gRPC, HTTP, consumers, outbox, domain counters)
+  and the ``/metrics`` listener;
+* ``runtime``, ``lifecycle``, ``cli`` — a service's assembled runtime, its process lifecycle
+  and its command line (``serve`` / ``migrate``);
+* ``topics`` — ``python -m ler_platform.topics create``: the deployment's Kafka topics.
 """

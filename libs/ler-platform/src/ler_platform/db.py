@@ -8,6 +8,7 @@ the lock instead of failing with "database is locked" when a read upgrades to a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,29 @@ NAMING_CONVENTION: dict[str, str] = {
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
+#: What a service's own PostgreSQL schema may be called (``LER_DB_SCHEMA``).
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def normalize_database_url(url: str) -> str:
+    """Read ``postgresql://`` and ``postgres://`` URLs as ``postgresql+asyncpg://``.
+
+    CloudNativePG (and most PostgreSQL tooling) hands out libpq-style URIs; the services
+    need the asyncpg driver. libpq's ``sslmode`` query parameter becomes asyncpg's ``ssl``
+    (same values: disable, prefer, require, verify-ca, verify-full). Other URLs (SQLite,
+    an explicit driver) are returned unchanged.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("postgresql", "postgres"):
+        return url
+    base, qsep, query = rest.partition("?")
+    if qsep:
+        params = [
+            "ssl=" + p.partition("=")[2] if p.startswith("sslmode=") else p
+            for p in query.split("&")
+        ]
+        base = f"{base}?{'&'.join(params)}"
+    return f"postgresql+asyncpg://{base}"
 
 
 def make_metadata(schema: str | None = None) -> MetaData:
@@ -40,8 +64,16 @@ def make_metadata(schema: str | None = None) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Create an async engine for a ``postgresql+asyncpg`` or ``sqlite+aiosqlite`` URL."""
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, schema: str = ""
+) -> AsyncEngine:
+    """Create an async engine for a ``postgresql+asyncpg`` or ``sqlite+aiosqlite`` URL
+    (``postgresql://`` / ``postgres://`` are read as asyncpg, see ``normalize_database_url``).
+
+    ``schema`` (PostgreSQL only; ignored for SQLite): every connection works in that schema,
+    created if missing, so several services or instances can share one database.
+    """
+    url = normalize_database_url(url)
     try:
         parsed = make_url(url)
     except Exception as err:  # sqlalchemy raises ArgumentError; never echo the URL (password)
@@ -53,7 +85,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         )
     if parsed.drivername.startswith("sqlite"):
         return _create_sqlite_engine(url, parsed.database, echo=echo)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -61,6 +93,26 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_pre_ping=True,
         echo=echo,
     )
+    if schema:
+        _use_schema(engine, schema)
+    return engine
+
+
+def _use_schema(engine: AsyncEngine, schema: str) -> None:
+    """Every new connection works in ``schema`` (SQLAlchemy's "set search_path" recipe)."""
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise ConfigurationError(f"database schema name {schema!r} is not a plain identifier")
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        # safe to interpolate: SCHEMA_NAME admits only [a-z_][a-z0-9_]*
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        cursor.execute(f'SET SESSION search_path TO "{schema}"')
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
 
 def _create_sqlite_engine(url: str, database: str | None, *, echo: bool) -> AsyncEngine:

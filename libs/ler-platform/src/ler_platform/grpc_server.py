@@ -8,9 +8,14 @@ Interceptors, outermost first:
    generic INTERNAL logged with its trace id (``ler_platform.grpc_errors``);
 3. ``AuthInterceptor`` — the caller's bearer token to a ``Tenant`` in ``current_tenant``.
 
-Health (``grpc.health.v1``) and reflection are exempt from authentication. Health reports
-SERVING only when ``set_serving(True)`` is called by the readiness monitor (see
-``ler_platform.runtime``), never by default.
+With a ``Metrics``, a ``MetricsInterceptor`` (``ler_platform.metrics``) goes outermost.
+
+Health (``grpc.health.v1``) and reflection are exempt from authentication. The server
+(``""``) and every registered service report SERVING only when ``set_serving(True)`` is
+called by the readiness monitor (see ``ler_platform.runtime``), never by default. The
+``liveness`` service is SERVING from ``start()`` until shutdown begins, whatever the
+dependencies do: Kubernetes startup and liveness probes ask for it, so that a database or
+Kafka outage takes pods out of rotation (readiness) without restarting them.
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ler_platform.auth import Authenticator, current_tenant
 from ler_platform.errors import DomainError
 from ler_platform.grpc_errors import STATUS_DETAILS_KEY, internal_status, rich_status
+from ler_platform.metrics import Metrics, MetricsInterceptor
 from ler_platform.tracing import current_trace_id, tracer
 
 log = logging.getLogger(__name__)
 
 HEALTH_SERVICE = "grpc.health.v1.Health"
+LIVENESS_SERVICE = "liveness"
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 Scope = Callable[[str, grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
@@ -224,8 +231,12 @@ class GrpcServer:
         authenticator: Authenticator | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
         extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        metrics: Metrics | None = None,
     ) -> None:
-        interceptors: list[grpc.aio.ServerInterceptor] = [
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if metrics is not None:
+            interceptors.append(MetricsInterceptor(metrics))
+        interceptors += [
             ServerTracingInterceptor(),
             ErrorMappingInterceptor(domain),
         ]
@@ -259,7 +270,17 @@ class GrpcServer:
             raise OSError(f"could not bind gRPC to {host}:{port}")
         await self.set_serving(False)
         await self.server.start()
+        await self.set_alive(True)
         return self.port
+
+    async def set_alive(self, alive: bool) -> None:
+        """Report the ``liveness`` service SERVING (the process works) or NOT_SERVING."""
+        await self.health.set(
+            LIVENESS_SERVICE,
+            health_pb2.HealthCheckResponse.SERVING
+            if alive
+            else health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
 
     async def set_serving(self, serving: bool) -> None:
         """Report SERVING or NOT_SERVING for the server ("") and every registered service."""

@@ -10,14 +10,25 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ler_platform.metrics import Metrics, http_middleware
+
 
 class HttpServer:
     """An aiohttp application with ``/healthz`` (alive) and ``/readyz`` (mirrors gRPC health)."""
 
-    def __init__(self, ready: Callable[[], bool], *, max_body_bytes: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        ready: Callable[[], bool],
+        *,
+        max_body_bytes: int = 1024 * 1024,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._ready = ready
         # request bodies are size-limited (DESIGN.md "Security"); aiohttp answers 413 beyond it
-        self.app = web.Application(client_max_size=max_body_bytes)
+        self.app = web.Application(
+            client_max_size=max_body_bytes,
+            middlewares=[http_middleware(metrics)] if metrics is not None else [],
+        )
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
         self._runner: web.AppRunner | None = None

@@ -13,17 +13,21 @@ Several relays may run against one PostgreSQL database: each batch first takes
 transaction-scoped advisory locks on the key shards it can get (``pg_try_advisory_xact_lock``),
 then reads only those shards' rows ``FOR UPDATE SKIP LOCKED``. Row locks alone would let
 two relays publish one key's events concurrently, out of order; shard locks give each key
-exactly one publisher at a time. With SQLite run a single relay per database.
+exactly one publisher at a time. The locks are namespaced per outbox table, so relays of
+other services or schemas in the same database never contend. With SQLite run a single
+relay per database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
+import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 from sqlalchemy import (
@@ -54,9 +58,24 @@ from ler_platform.events.records import OutgoingRecord
 from ler_platform.tables import OUTBOX_SHARDS, outbox_shard
 from ler_platform.tracing import start_producer_span
 
+if TYPE_CHECKING:
+    from ler_platform.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
-_ADVISORY_LOCK_CLASS = 0x4C4552  # "LER": namespace of the shard locks
+
+def _lock_class(table: Table) -> int:
+    """The advisory-lock namespace of one outbox table (a signed 32-bit key).
+
+    PostgreSQL advisory locks are per database, not per table: outboxes of services (or test
+    schemas) sharing a database get their own namespace, so their relays never wait on
+    each other's shard locks.
+    """
+    name = f"ler-outbox:{table.schema or ''}.{table.name}".encode()
+    value = zlib.crc32(name)
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
 _NOTIFY_FLAG = "ler_outbox_notify_armed"
 
 
@@ -205,8 +224,10 @@ class OutboxRelay:
         notifier: OutboxNotifier | None = None,
         max_backoff: float = 10.0,
         workers: int = 2,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
         self._table = table
         self._bus = bus
         self._batch_size = batch_size
@@ -230,7 +251,7 @@ class OutboxRelay:
         )
         self._shard_params = {
             "scan": 4 * batch_size,
-            "cls": _ADVISORY_LOCK_CLASS,
+            "cls": _lock_class(table),
             "take": max(1, OUTBOX_SHARDS // 2),
         }
         self.published = 0
@@ -307,7 +328,16 @@ class OutboxRelay:
                     {"ids": ids},
                 )
         self.published += len(rows)
+        if self._metrics is not None:
+            for topic, count in collections.Counter(row.topic for row in rows).items():
+                self._metrics.outbox_published.labels(topic).inc(count)
         return len(rows)
+
+    async def backlog(self) -> int:
+        """How many committed rows wait to be published (``SELECT count(*)``)."""
+        async with self._engine.connect() as conn:
+            count = await conn.execute(select(func.count()).select_from(self._table))
+            return int(count.scalar_one())
 
 
 def _to_record(row: Any) -> OutgoingRecord:  # a Row of the relay's SELECT

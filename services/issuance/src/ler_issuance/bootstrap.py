@@ -11,15 +11,11 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ler_crypto.kms import KeyEncryptionKey
-from ler_platform.db import is_postgres
 from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
 from ler_platform.runtime import ServiceRuntime, build_runtime, runner_options
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ler_issuance.adapters.auth import IssuanceAuthenticator
 from ler_issuance.adapters.keystore import EnvelopeKeyStore, new_kek_value, parse_kek
@@ -84,22 +80,6 @@ def _kek_value(settings: IssuanceSettings) -> str:
     return path.read_text().strip()
 
 
-def _use_schema(engine: AsyncEngine, schema: str) -> None:
-    """Every new PostgreSQL connection works in ``schema`` (SQLAlchemy "set search_path" recipe).
-
-    ``schema`` is validated by the settings pattern, so it is safe to interpolate.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect", insert=True)
-    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        cursor.execute(f'SET SESSION search_path TO "{schema}"')
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
-
 
 def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> IssuanceApp:
     """Assemble the service: database, bus, gRPC IssuanceService, HTTP (DID documents, status
@@ -125,8 +105,6 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
     runtime = build_runtime(
         settings, metadata=metadata, migrations=MIGRATIONS, bus=bus, authenticator=authenticator
     )
-    if settings.db_schema and is_postgres(runtime.engine):
-        _use_schema(runtime.engine, settings.db_schema)
     topics = EventTopics(
         issued=settings.issued_topic, status=settings.status_topic, results=settings.results_topic
     )

@@ -40,9 +40,6 @@ class IssuanceSettings(ServiceSettings):
     http_tls_cert: str = ""
     http_tls_key: str = ""
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # PostgreSQL only: the schema holding the service's tables (created if missing); empty
-    # means the role's default search_path. Lets several instances share one database.
-    db_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
     # Embedded (SQLite) mode only: where a development KEK is kept when LER_KEK is unset.
     dev_kek_file: str = "./var/issuance.kek"
 

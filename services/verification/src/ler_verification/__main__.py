@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+from collections.abc import Sequence
 
-from ler_platform.lifecycle import run_service
+from ler_platform.cli import service_main
 from ler_platform.logging import configure_logging
 from ler_platform.migrations import run_migrations
 
@@ -38,20 +38,30 @@ async def _add_tenant(tenant_id: str, name: str, kind: TenantKind) -> str:
         await app.runtime.engine.dispose()
 
 
+def _add_tenant_command(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ler-verification add-tenant")
+    parser.add_argument("tenant_id")
+    parser.add_argument("name")
+    parser.add_argument(
+        "--service", action="store_true", help="a service identity (may act for verifiers)"
+    )
+    args = parser.parse_args(argv)
+    kind = TenantKind.SERVICE if args.service else TenantKind.VERIFIER
+    print(asyncio.run(_add_tenant(args.tenant_id, args.name, kind)))  # the key, shown once
+    return 0
+
+
 def run() -> None:
-    """Console-script entry: serve until SIGTERM/SIGINT, or run an admin command."""
-    if len(sys.argv) > 1 and sys.argv[1] == "add-tenant":
-        parser = argparse.ArgumentParser(prog="ler-verification add-tenant")
-        parser.add_argument("tenant_id")
-        parser.add_argument("name")
-        parser.add_argument(
-            "--service", action="store_true", help="a service identity (may act for verifiers)"
+    """Console-script entry: serve until SIGTERM/SIGINT, ``migrate``, or ``add-tenant``."""
+    raise SystemExit(
+        service_main(
+            "verification",
+            main,
+            settings=VerificationSettings,
+            migrations=MIGRATIONS,
+            commands={"add-tenant": _add_tenant_command},
         )
-        args = parser.parse_args(sys.argv[2:])
-        kind = TenantKind.SERVICE if args.service else TenantKind.VERIFIER
-        print(asyncio.run(_add_tenant(args.tenant_id, args.name, kind)))  # the key, shown once
-        return
-    raise SystemExit(run_service(main))
+    )
 
 
 if __name__ == "__main__":

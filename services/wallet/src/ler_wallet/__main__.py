@@ -1,13 +1,17 @@
-"""Entry point: ``python -m ler_wallet`` or the ``ler-wallet`` console script."""
+"""Entry point: ``python -m ler_wallet`` or the ``ler-wallet`` console script.
+
+``ler-wallet`` (or ``serve``) runs the service; ``ler-wallet migrate`` upgrades its database to
+the latest schema and exits (see ``ler_platform.cli``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from ler_platform.lifecycle import run_service
+from ler_platform.cli import service_main
 from ler_platform.logging import configure_logging
 
-from ler_wallet.bootstrap import bootstrap
+from ler_wallet.bootstrap import MIGRATIONS, bootstrap
 from ler_wallet.settings import WalletSettings
 
 
@@ -20,8 +24,8 @@ async def main(stop: asyncio.Event) -> None:
 
 
 def run() -> None:
-    """Console-script entry: serve until SIGTERM/SIGINT, exit 0 after a clean shutdown."""
-    raise SystemExit(run_service(main))
+    """Console-script entry: serve until SIGTERM/SIGINT, or ``migrate``; exits with its code."""
+    raise SystemExit(service_main("wallet", main, settings=WalletSettings, migrations=MIGRATIONS))
 
 
 if __name__ == "__main__":

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ler_platform.db import is_postgres
 from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
 from ler_platform.inbox import IdempotentConsumer
 from ler_platform.runtime import ServiceRuntime, build_runtime
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ler_wallet.adapters.auth import WalletAuthenticator
 from ler_wallet.adapters.keystore import EnvelopeHolderKeys, new_kek_value, parse_kek
@@ -83,20 +81,6 @@ def _kek_value(settings: WalletSettings) -> str:
     return path.read_text().strip()
 
 
-def _use_schema(engine: AsyncEngine, schema: str) -> None:
-    """Every new PostgreSQL connection works in ``schema`` (validated by the settings pattern,
-    so safe to interpolate)."""
-
-    @event.listens_for(engine.sync_engine, "connect", insert=True)
-    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        cursor.execute(f'SET SESSION search_path TO "{schema}"')
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
-
 
 def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> WalletApp:
     """Assemble the service: database, bus, gRPC WalletService, HTTP share links, the delivery
@@ -113,8 +97,6 @@ def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> Walle
     runtime = build_runtime(
         settings, metadata=metadata, migrations=MIGRATIONS, bus=bus, authenticator=authenticator
     )
-    if settings.db_schema and is_postgres(runtime.engine):
-        _use_schema(runtime.engine, settings.db_schema)
 
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(runtime.outbox, settings.events_topic, sessions=runtime.sessions)

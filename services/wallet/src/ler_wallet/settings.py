@@ -32,9 +32,6 @@ class WalletSettings(ServiceSettings):
     status_topic: str = issuance_topics.CREDENTIALS_STATUS_TOPIC
     events_topic: str = wallet_topics.WALLET_EVENTS_TOPIC
     consumer_group: str = "ler.wallet"
-    # PostgreSQL only: schema of the service's tables (created if missing); empty means the
-    # role's default search_path.
-    db_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
     # Embedded (SQLite) mode only: where a development KEK is kept when LER_KEK is unset.
     dev_kek_file: str = "./var/wallet.kek"
 

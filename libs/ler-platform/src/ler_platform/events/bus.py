@@ -40,6 +40,13 @@ class BusConsumer(ABC):
         Raises ``CommitFailed`` when a rebalance took the partition away.
         """
 
+    async def lag(self) -> Mapping[TopicPartition, int]:
+        """Records not yet read, per assigned partition (end offset minus position).
+
+        Only for metrics; implementations that cannot tell return an empty mapping.
+        """
+        return {}
+
 
 class EventBus(ABC):
     """Publish records and run consumer groups."""

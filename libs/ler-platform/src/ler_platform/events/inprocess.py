@@ -175,6 +175,14 @@ class InProcessBus(EventBus):
         for member in group.members:
             member._assign({tp: group.committed.get(tp, 0) for tp in assignments[member.member_id]})
 
+    def _lag(self, member: InProcessConsumer) -> dict[TopicPartition, int]:
+        lags: dict[TopicPartition, int] = {}
+        for tp, position in member.positions.items():
+            partitions = self._topics.get(tp.topic)
+            if partitions is not None and tp.partition < len(partitions):
+                lags[tp] = max(0, partitions[tp.partition].end_offset - position)
+        return lags
+
     def _commit(self, member: InProcessConsumer, offsets: Mapping[TopicPartition, int]) -> None:
         group = self._groups[member.group_id]
         for tp in offsets:
@@ -258,6 +266,9 @@ class InProcessConsumer(BusConsumer):
                     await asyncio.wait_for(self._bus._changed.wait(), timeout=remaining)
                 except TimeoutError:
                     return {}
+
+    async def lag(self) -> Mapping[TopicPartition, int]:
+        return self._bus._lag(self)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         async with self._bus._changed:

@@ -8,6 +8,7 @@ import random
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka import TopicPartition as KafkaTopicPartition
@@ -23,6 +24,7 @@ from ler_platform.events.records import (
     OutgoingRecord,
     TopicPartition,
 )
+from ler_platform.events.security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,12 @@ class KafkaBus(EventBus):
         topic_partitions: int = 6,
         replication_factor: int = 1,
         max_message_bytes: int = 1024 * 1024,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = security or PLAINTEXT
+        # checked here so that bad TLS/SASL settings fail at construction, not on first use
+        self._client_kwargs = self._security.client_kwargs()
         self._client_id = client_id
         self._topic_partitions = topic_partitions
         self._replication_factor = replication_factor
@@ -76,6 +82,7 @@ class KafkaBus(EventBus):
             request_timeout_ms=30_000,
             # same key → same partition as the in-process bus, with C-speed hashing
             partitioner=key_partitioner,
+            **self._client_kwargs,
         )
         try:
             await producer.start()
@@ -162,7 +169,9 @@ class KafkaBus(EventBus):
         if not missing:
             return
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-admin"
+            bootstrap_servers=self._bootstrap,
+            client_id=f"{self._client_id}-admin",
+            **self._client_kwargs,
         )
         try:
             await admin.start()
@@ -188,6 +197,7 @@ class KafkaBus(EventBus):
             client_id=f"{self._client_id}-consumer",
             max_records=max_records,
             max_message_bytes=self._max_message_bytes,
+            client_kwargs=self._client_kwargs,
         )
 
 
@@ -213,6 +223,7 @@ class KafkaConsumer(BusConsumer):
         client_id: str,
         max_records: int,
         max_message_bytes: int,
+        client_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -230,6 +241,7 @@ class KafkaConsumer(BusConsumer):
             # a killed member's partitions move to a live one within ~10 s
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
+            **(client_kwargs or {}),
         )
 
     async def start(self) -> None:
@@ -261,6 +273,17 @@ class KafkaConsumer(BusConsumer):
             ]
             for tp, messages in raw.items()
         }
+
+    async def lag(self) -> Mapping[TopicPartition, int]:
+        lags: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)  # known once a fetch for tp returned
+            if end is None:
+                continue
+            # bounded: position() waits while the group is still resetting the offset
+            position = await asyncio.wait_for(self._consumer.position(tp), 1.0)
+            lags[TopicPartition(tp.topic, tp.partition)] = max(0, end - position)
+        return lags
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         try:

@@ -17,6 +17,8 @@ a person can read), ``ler_error_type`` and ``ler_original_topic/partition/offset
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from ler_platform.tracing import consumer_span
 
 if TYPE_CHECKING:
     from ler_platform.events.bus import BusConsumer, EventBus
+    from ler_platform.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ ORIGINAL_TOPIC_HEADER = "ler_original_topic"
 ORIGINAL_PARTITION_HEADER = "ler_original_partition"
 ORIGINAL_OFFSET_HEADER = "ler_original_offset"
 _MAX_REASON_CHARS = 1000
+_LAG_SAMPLE_SECONDS = 1.0
 
 
 class PoisonMessage(LerError):
@@ -86,6 +90,8 @@ class RunnerOptions:
     backoff_max_seconds: float = 10.0
     max_message_bytes: int = 1024 * 1024
     poll_timeout_ms: int = 200
+    # records processed, dead-lettered and consumer lag go here when set
+    metrics: Metrics | None = None
 
 
 def dlq_topic(topic: str) -> str:
@@ -144,6 +150,7 @@ class ConsumerRunner:
         self._options = options
         self._consumer: BusConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.dead_lettered = 0
 
@@ -155,10 +162,21 @@ class ConsumerRunner:
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group_id}")
+        if self._options.metrics is not None:
+            # a task of its own: lag matters most while a slow handler holds the loop
+            self._lag_task = asyncio.create_task(
+                self._sample_lag_forever(self._consumer, self._options.metrics),
+                name=f"consumer-lag:{self.group_id}",
+            )
 
     async def stop(self) -> None:
         """Finish the batch in hand, commit it, and leave the group."""
         self._stopping.set()
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
+            self._lag_task = None
         if self._task is not None:
             try:
                 await self._task
@@ -200,6 +218,7 @@ class ConsumerRunner:
                 if not records:
                     continue
                 done = await self._process(records)
+                self._count_processed(records, done)
                 offsets = _commit_offsets(batches, done)
                 if not offsets:
                     continue
@@ -209,6 +228,29 @@ class ConsumerRunner:
         finally:
             if pending_commit is not None:
                 await pending_commit
+
+    async def _sample_lag_forever(self, consumer: BusConsumer, metrics: Metrics) -> None:
+        while not self._stopping.is_set():
+            try:
+                lags = await consumer.lag()
+            except Exception:  # a metric must never disturb consumption
+                log.debug("could not sample consumer lag of %s", self.group_id, exc_info=True)
+            else:
+                for tp, lag in lags.items():
+                    metrics.consumer_lag.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
+            await asyncio.sleep(_LAG_SAMPLE_SECONDS)
+
+    def _count_processed(
+        self, records: list[ConsumedRecord], done: set[tuple[TopicPartition, int]]
+    ) -> None:
+        metrics = self._options.metrics
+        if metrics is None:
+            return
+        per_topic = collections.Counter(
+            r.topic for r in records if (r.topic_partition, r.offset) in done
+        )
+        for topic, count in per_topic.items():
+            metrics.consumer_processed.labels(self.group_id, topic).inc(count)
 
     async def _commit(self, consumer: BusConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -310,6 +352,8 @@ class ConsumerRunner:
                 delay = min(delay * 2 or 0.1, self._options.backoff_max_seconds)
                 continue
             self.dead_lettered += 1
+            if self._options.metrics is not None:
+                self._options.metrics.dead_lettered.labels(self.group_id, record.topic).inc()
             log.error(
                 "dead-lettered %s[%d]@%d to %s: %s",
                 record.topic,
