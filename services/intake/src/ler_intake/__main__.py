@@ -1,13 +1,17 @@
-"""Entry point: ``python -m ler_intake`` or the ``ler-intake`` console script."""
+"""Entry point: ``python -m ler_intake`` or the ``ler-intake`` console script.
+
+``ler-intake`` (or ``serve``) runs the service; ``ler-intake migrate`` upgrades its database to
+the latest schema and exits (see ``ler_platform.cli``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from ler_platform.lifecycle import run_service
+from ler_platform.cli import service_main
 from ler_platform.logging import configure_logging
 
-from ler_intake.bootstrap import bootstrap
+from ler_intake.bootstrap import MIGRATIONS, bootstrap
 from ler_intake.settings import IntakeSettings
 
 
@@ -15,13 +19,13 @@ async def main(stop: asyncio.Event) -> None:
     """Build the service from the environment and serve until ``stop`` is set."""
     settings = IntakeSettings()
     configure_logging(settings.log_level, service_name=settings.service_name)
-    runtime = bootstrap(settings)
-    await runtime.serve_until(stop)
+    app = bootstrap(settings)
+    await app.serve_until(stop)
 
 
 def run() -> None:
-    """Console-script entry: serve until SIGTERM/SIGINT, exit 0 after a clean shutdown."""
-    raise SystemExit(run_service(main))
+    """Console-script entry: serve until SIGTERM/SIGINT, or ``migrate``; exits with its code."""
+    raise SystemExit(service_main("intake", main, settings=IntakeSettings, migrations=MIGRATIONS))
 
 
 if __name__ == "__main__":

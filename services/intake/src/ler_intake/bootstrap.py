@@ -1,23 +1,167 @@
-"""Composition root of the intake service: builds its runtime from settings."""
+"""Composition root of the intake service: builds its runtime from settings.
+
+Everything with a lifecycle or a connection is created here, from ``main()`` (or a test),
+never at import time.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import grpc
+from ler_platform.db import is_postgres
+from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
+from ler_platform.inbox import IdempotentConsumer
 from ler_platform.runtime import ServiceRuntime, build_runtime
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ler_intake.adapters.auth import IntakeAuthenticator
+from ler_intake.adapters.notify import ChangeBroadcaster
+from ler_intake.adapters.share_links import HttpShareLinkResolver
+from ler_intake.adapters.sql import SqlUnitOfWork
+from ler_intake.adapters.verification import GrpcVerificationClient
+from ler_intake.adapters.webhooks import WebhookSender
+from ler_intake.entrypoints import grpc_api
+from ler_intake.entrypoints.consumers import STATUS_REGISTRY, StatusConsumer
+from ler_intake.service_layer.context import Context
 from ler_intake.settings import IntakeSettings
 from ler_intake.tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "alembic"
 
 
-def bootstrap(settings: IntakeSettings, *, bus: EventBus | None = None) -> ServiceRuntime:
-    """Assemble the service: database, event bus, gRPC (health, reflection), HTTP, outbox relay.
+@dataclass(frozen=True)
+class IntakeApp:
+    """The runtime plus the parts tests and operators reach for."""
 
-    ``bus`` lets an embedded host share one in-process bus between services; by default the
-    service makes its own (Kafka when configured). Call from ``main()``, never at import.
-    """
-    runtime = build_runtime(settings, metadata=metadata, migrations=MIGRATIONS, bus=bus)
-    return runtime
+    runtime: ServiceRuntime
+    ctx: Context
+    status: StatusConsumer
+    status_updates: IdempotentConsumer
+    webhooks: WebhookSender
+
+    async def serve_until(self, stop: Any) -> None:
+        """See ``ServiceRuntime.serve_until``."""
+        await self.runtime.serve_until(stop)
+
+
+class OutputTopics:
+    """Start-up step: create the topic this service publishes to."""
+
+    def __init__(self, bus: EventBus, topic: str) -> None:
+        self._bus = bus
+        self._topic = topic
+
+    async def start(self) -> None:
+        """Create the topic if missing."""
+        await self._bus.ensure_topics([self._topic])
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+
+class VerificationChannel:
+    """The gRPC channel to the verification service, closed at shutdown."""
+
+    def __init__(self, target: str) -> None:
+        self.channel = grpc.aio.insecure_channel(
+            target, options=[("grpc.max_send_message_length", 5 * 1024 * 1024)]
+        )
+
+    async def start(self) -> None:
+        """Channels connect lazily."""
+
+    async def stop(self) -> None:
+        """Close the channel."""
+        await self.channel.close()
+
+
+def _use_schema(engine: AsyncEngine, schema: str) -> None:
+    """Every new PostgreSQL connection works in ``schema`` (validated by the settings pattern,
+    so safe to interpolate)."""
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        cursor.execute(f'SET SESSION search_path TO "{schema}"')
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+def bootstrap(settings: IntakeSettings, *, bus: EventBus | None = None) -> IntakeApp:
+    """Assemble the service: database, bus, gRPC IntakeService, the status consumer, the
+    webhook sender and the outbox relay. ``bus`` lets an embedded host share one in-process
+    bus; by default the service makes its own (Kafka when configured)."""
+    if not settings.verification_grpc_target or settings.verification_api_key is None:
+        raise ConfigurationError(
+            "LER_VERIFICATION_GRPC_TARGET and LER_VERIFICATION_API_KEY are required:"
+            " intake verifies every application through the verification service"
+        )
+    authenticator = IntakeAuthenticator(
+        operator_key=settings.operator_api_key.get_secret_value()
+        if settings.operator_api_key
+        else None,
+        client_key=settings.client_api_key.get_secret_value() if settings.client_api_key else None,
+    )
+    runtime = build_runtime(
+        settings, metadata=metadata, migrations=MIGRATIONS, bus=bus, authenticator=authenticator
+    )
+    if settings.db_schema and is_postgres(runtime.engine):
+        _use_schema(runtime.engine, settings.db_schema)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.outbox, settings.events_topic, sessions=runtime.sessions)
+
+    def joined(session: AsyncSession) -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.outbox, settings.events_topic, session=session)
+
+    channel = VerificationChannel(settings.verification_grpc_target)
+    changes = ChangeBroadcaster()
+    ctx = Context(
+        uow=uow,
+        verification=GrpcVerificationClient(
+            channel.channel,
+            settings.verification_api_key.get_secret_value(),
+            timeout=settings.verification_timeout_seconds,
+            challenge_ttl_seconds=settings.challenge_ttl_seconds,
+        ),
+        share_links=HttpShareLinkResolver(
+            timeout=settings.share_link_timeout_seconds,
+            max_bytes=settings.share_link_max_bytes,
+            allow_private=settings.share_links_allow_private,
+        ),
+        notifier=changes,
+        allow_http_share_links=settings.share_links_allow_private,
+    )
+    authenticator.bind(ctx)
+    runtime.add_component(channel)
+    runtime.grpc.add_service(
+        grpc_api.SERVICE_NAME, grpc_api.register(grpc_api.IntakeServicer(ctx, changes))
+    )
+    runtime.add_component(OutputTopics(runtime.bus, settings.events_topic))
+    status = StatusConsumer(ctx, joined, changes)
+    status_updates = runtime.add_consumer(
+        [settings.status_topic],
+        f"{settings.consumer_group}.status",
+        STATUS_REGISTRY,
+        handler=status.on_status,
+    )
+    webhooks = WebhookSender(
+        ctx,
+        uow,
+        timeout=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_base=settings.webhook_backoff_seconds,
+        backoff_max=settings.webhook_backoff_max_seconds,
+        poll=settings.webhook_poll_seconds,
+        ca_file=settings.webhook_ca_file,
+    )
+    runtime.add_component(webhooks)
+    return IntakeApp(runtime, ctx, status, status_updates, webhooks)

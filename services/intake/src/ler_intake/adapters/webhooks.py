@@ -1,0 +1,136 @@
+"""Webhooks to providers' ATSs: HMAC-signed, retried with backoff from a durable queue.
+
+Rows are written in the same transaction as the change they announce (``announce``), so a
+notification is never lost and never sent for a change that rolled back; this sender runs
+beside intake and never blocks it. Signature (like Stripe's):
+``X-Ler-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`` — the
+timestamp is signed with the body so a receiver can refuse replays of old notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import aiohttp
+
+from ler_intake.service_layer.context import Context
+from ler_intake.service_layer.unit_of_work import Delivery, UnitOfWork
+
+log = logging.getLogger(__name__)
+BATCH = 20
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Ler-Signature`` header value."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: base x 2^(attempts-1), at most ``cap``."""
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    return delay * (0.75 + random.random() / 2)  # jitter, not security
+
+
+class WebhookSender:
+    """Delivers due webhook rows (a platform ``Component``: started and stopped with it)."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        uow: Callable[[], UnitOfWork],
+        *,
+        timeout: float,
+        max_attempts: int,
+        backoff_base: float,
+        backoff_max: float,
+        poll: float,
+        ca_file: str | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._uow = uow
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_attempts = max_attempts
+        self._base = backoff_base
+        self._cap = backoff_max
+        self._poll = poll
+        self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+    async def start(self) -> None:
+        """Start the delivery loop."""
+        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+
+    async def stop(self) -> None:
+        """Stop it (undelivered rows stay queued)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("webhook delivery round failed")
+                sent = 0
+            if not sent:
+                await asyncio.sleep(self._poll)
+
+    async def deliver_due(self) -> int:
+        """One round: send every due row; returns how many were attempted."""
+        now = self._ctx.clock()
+        async with self._uow() as uow:
+            due = await uow.webhooks.due(now, BATCH)
+            async with aiohttp.ClientSession(timeout=self._timeout) as http:
+                for delivery in due:
+                    await self._deliver(uow, http, delivery, now)
+        return len(due)
+
+    async def _deliver(
+        self, uow: UnitOfWork, http: aiohttp.ClientSession, d: Delivery, now: datetime
+    ) -> None:
+        provider = await uow.providers.get(d.provider_id)
+        if provider is None or not provider.webhook_url:
+            await uow.webhooks.give_up(d.delivery_id, d.attempts, "no webhook configured")
+            return
+        stamp = int(now.timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Ler-Event": d.event_type,
+            "X-Ler-Delivery": d.delivery_id,
+            "X-Ler-Signature": sign(provider.webhook_secret, stamp, d.body),
+        }
+        error = ""
+        try:
+            async with http.post(
+                provider.webhook_url,
+                data=d.body,
+                headers=headers,
+                allow_redirects=False,
+                ssl=self._ssl,
+            ) as resp:
+                if 200 <= resp.status < 300:
+                    await uow.webhooks.delivered(d.delivery_id, now)
+                    self.sent += 1
+                    return
+                error = f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError) as err:
+            error = type(err).__name__
+        attempts = d.attempts + 1
+        if attempts >= self._max_attempts:
+            log.warning("webhook %s given up after %d attempts: %s", d.delivery_id, attempts, error)
+            await uow.webhooks.give_up(d.delivery_id, attempts, error)
+        else:
+            later = now + timedelta(seconds=backoff(attempts, self._base, self._cap))
+            await uow.webhooks.retry_later(d.delivery_id, attempts, later, error)

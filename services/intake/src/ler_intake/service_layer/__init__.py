@@ -1,0 +1,1 @@
+"""service_layer layer of the intake service."""
