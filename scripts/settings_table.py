@@ -6,13 +6,12 @@ the README lacks one, so regenerate with ``uv run python scripts/settings_table.
 
 from __future__ import annotations
 
-from pydantic.fields import FieldInfo
-
 from ler_intake.settings import IntakeSettings
 from ler_issuance.settings import IssuanceSettings
 from ler_platform.settings import ServiceSettings
 from ler_verification.settings import VerificationSettings
 from ler_wallet.settings import WalletSettings
+from pydantic.fields import FieldInfo
 
 SERVICES = {
     "issuance": IssuanceSettings,

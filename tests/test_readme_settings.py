@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _settings_table_module():  # scripts/ is not a package: load the generator by path
-    spec = importlib.util.spec_from_file_location("settings_table", ROOT / "scripts/settings_table.py")
+    path = ROOT / "scripts" / "settings_table.py"
+    spec = importlib.util.spec_from_file_location("settings_table", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
