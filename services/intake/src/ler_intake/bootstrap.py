@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from ler_platform.db import is_postgres
 from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
 from ler_platform.inbox import IdempotentConsumer
 from ler_platform.runtime import ServiceRuntime, build_runtime
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ler_intake.adapters.auth import IntakeAuthenticator
 from ler_intake.adapters.notify import ChangeBroadcaster
@@ -80,20 +78,6 @@ class VerificationChannel:
         await self.channel.close()
 
 
-def _use_schema(engine: AsyncEngine, schema: str) -> None:
-    """Every new PostgreSQL connection works in ``schema`` (validated by the settings pattern,
-    so safe to interpolate)."""
-
-    @event.listens_for(engine.sync_engine, "connect", insert=True)
-    def _set_search_path(dbapi_connection: Any, _record: Any) -> None:
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        cursor.execute(f'SET SESSION search_path TO "{schema}"')
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
-
 
 def bootstrap(settings: IntakeSettings, *, bus: EventBus | None = None) -> IntakeApp:
     """Assemble the service: database, bus, gRPC IntakeService, the status consumer, the
@@ -113,8 +97,6 @@ def bootstrap(settings: IntakeSettings, *, bus: EventBus | None = None) -> Intak
     runtime = build_runtime(
         settings, metadata=metadata, migrations=MIGRATIONS, bus=bus, authenticator=authenticator
     )
-    if settings.db_schema and is_postgres(runtime.engine):
-        _use_schema(runtime.engine, settings.db_schema)
 
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(runtime.outbox, settings.events_topic, sessions=runtime.sessions)

@@ -39,5 +39,3 @@ class IntakeSettings(ServiceSettings):
     events_topic: str = intake_topics.APPLICATIONS_TOPIC
     status_topic: str = issuance_topics.CREDENTIALS_STATUS_TOPIC
     consumer_group: str = "ler.intake"
-    # PostgreSQL only: schema of the service's tables (created if missing)
-    db_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
