@@ -17,7 +17,6 @@ from test_processes import SERVICES, _infra_env, _run_until_serving_then_sigterm
 pytestmark = pytest.mark.timeout(180)
 
 
-
 def _plain(dsn: str) -> str:
     return dsn.rstrip("/").replace("postgresql+asyncpg://", "postgresql://")
 

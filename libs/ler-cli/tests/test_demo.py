@@ -10,7 +10,10 @@ import sys
 def test_demo_json_summary_reports_every_step_as_expected() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ler_cli.main", "demo", "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)

@@ -78,7 +78,6 @@ class VerificationChannel:
         await self.channel.close()
 
 
-
 def bootstrap(settings: IntakeSettings, *, bus: EventBus | None = None) -> IntakeApp:
     """Assemble the service: database, bus, gRPC IntakeService, the status consumer, the
     webhook sender and the outbox relay. ``bus`` lets an embedded host share one in-process

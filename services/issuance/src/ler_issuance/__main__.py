@@ -25,7 +25,9 @@ async def main(stop: asyncio.Event) -> None:
 
 def run() -> None:
     """Console-script entry: serve until SIGTERM/SIGINT, or ``migrate``; exits with its code."""
-    raise SystemExit(service_main("issuance", main, settings=IssuanceSettings, migrations=MIGRATIONS))
+    raise SystemExit(
+        service_main("issuance", main, settings=IssuanceSettings, migrations=MIGRATIONS)
+    )
 
 
 if __name__ == "__main__":

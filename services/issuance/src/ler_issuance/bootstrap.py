@@ -80,7 +80,6 @@ def _kek_value(settings: IssuanceSettings) -> str:
     return path.read_text().strip()
 
 
-
 def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> IssuanceApp:
     """Assemble the service: database, bus, gRPC IssuanceService, HTTP (DID documents, status
     lists, VC-API, OAuth, OID4VCI), the issuance-request consumer and the outbox relay.

@@ -81,7 +81,6 @@ def _kek_value(settings: WalletSettings) -> str:
     return path.read_text().strip()
 
 
-
 def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> WalletApp:
     """Assemble the service: database, bus, gRPC WalletService, HTTP share links, the delivery
     and status consumers, and the outbox relay. ``bus`` lets an embedded host share one

@@ -113,8 +113,9 @@ class _Story:
             print(text)
 
     def step(self, name: str, outcome: str, expected: str) -> None:
-        self.steps.append({"step": name, "outcome": outcome, "expected": expected,
-                           "ok": outcome == expected})
+        self.steps.append(
+            {"step": name, "outcome": outcome, "expected": expected, "ok": outcome == expected}
+        )
         self.say(f"    -> {outcome}")
 
 
@@ -140,25 +141,46 @@ async def _run(story: _Story) -> dict[str, Any]:
 
     story.say("2. The university issues a bachelor's degree and a CLR transcript.")
     _, degree_status = university.status_entry()
-    degree = university.sign(build_achievement_credential(
-        issuer=university.profile(), subject_id=learner_did, credential_status=degree_status,
-        achievement=build_achievement(
-            achievement_id=f"{university.url}/achievements/bsc-data-science",
-            name="Bachelor of Science in Data Science", achievement_type="BachelorDegree",
-            description="Four-year undergraduate degree.",
-            criteria_narrative="Completed 120 credits including a capstone project."),
-    ))
-    courses = [university.sign(build_achievement_credential(
-        issuer=university.profile(), subject_id=learner_did,
-        achievement=build_achievement(
-            achievement_id=f"{university.url}/courses/{code}", name=title,
-            achievement_type="Course", description=f"{title}, 4 credits.",
-            criteria_narrative="Passed with a grade of B or better."),
-    )) for code, title in (("DS101", "Foundations of Data Science"), ("CS201", "Algorithms"))]
+    degree = university.sign(
+        build_achievement_credential(
+            issuer=university.profile(),
+            subject_id=learner_did,
+            credential_status=degree_status,
+            achievement=build_achievement(
+                achievement_id=f"{university.url}/achievements/bsc-data-science",
+                name="Bachelor of Science in Data Science",
+                achievement_type="BachelorDegree",
+                description="Four-year undergraduate degree.",
+                criteria_narrative="Completed 120 credits including a capstone project.",
+            ),
+        )
+    )
+    courses = [
+        university.sign(
+            build_achievement_credential(
+                issuer=university.profile(),
+                subject_id=learner_did,
+                achievement=build_achievement(
+                    achievement_id=f"{university.url}/courses/{code}",
+                    name=title,
+                    achievement_type="Course",
+                    description=f"{title}, 4 credits.",
+                    criteria_narrative="Passed with a grade of B or better.",
+                ),
+            )
+        )
+        for code, title in (("DS101", "Foundations of Data Science"), ("CS201", "Algorithms"))
+    ]
     _, clr_status = university.status_entry()
-    transcript = university.sign(build_clr_credential(
-        issuer=university.profile(), subject_id=learner_did, credentials=courses,
-        name="Official transcript", credential_status=clr_status))
+    transcript = university.sign(
+        build_clr_credential(
+            issuer=university.profile(),
+            subject_id=learner_did,
+            credentials=courses,
+            name="Official transcript",
+            credential_status=clr_status,
+        )
+    )
 
     story.say(f"3. The training provider issues {len(SKILLS)} skill badges aligned to {FRAMEWORK}.")
     badges: dict[str, dict[str, Any]] = {}
@@ -166,68 +188,121 @@ async def _run(story: _Story) -> dict[str, Any]:
     for code, label in SKILLS:
         index, entry = academy.status_entry()
         badge_index[code] = index
-        badges[code] = academy.sign(build_achievement_credential(
-            issuer=academy.profile(), subject_id=learner_did, credential_status=entry,
-            achievement=build_achievement(
-                achievement_id=f"{academy.url}/badges/{code}", name=label,
-                achievement_type="Competency", description=f"Demonstrated {label}.",
-                criteria_narrative="Passed a proctored, performance-based assessment.",
-                alignments=[build_alignment(
-                    target_name=label, target_code=code, target_framework=FRAMEWORK,
-                    target_url=f"https://www.onetonline.org/find/descriptor/result/{code}",
-                    target_type="ceasn:Competency")]),
-        ))
+        badges[code] = academy.sign(
+            build_achievement_credential(
+                issuer=academy.profile(),
+                subject_id=learner_did,
+                credential_status=entry,
+                achievement=build_achievement(
+                    achievement_id=f"{academy.url}/badges/{code}",
+                    name=label,
+                    achievement_type="Competency",
+                    description=f"Demonstrated {label}.",
+                    criteria_narrative="Passed a proctored, performance-based assessment.",
+                    alignments=[
+                        build_alignment(
+                            target_name=label,
+                            target_code=code,
+                            target_framework=FRAMEWORK,
+                            target_url=f"https://www.onetonline.org/find/descriptor/result/{code}",
+                            target_type="ceasn:Competency",
+                        )
+                    ],
+                ),
+            )
+        )
 
     story.say("4. The wallet verifies every credential on receipt.")
     held = [degree, transcript, *badges.values()]
     reports = [await verify_credential(c, resolver=resolver, status_fetcher=fetcher) for c in held]
     verified = sum(r.verified for r in reports)
-    story.step("wallet verifies received credentials", f"{verified}/{len(held)} verified",
-               f"{len(held)}/{len(held)} verified")
+    story.step(
+        "wallet verifies received credentials",
+        f"{verified}/{len(held)} verified",
+        f"{len(held)}/{len(held)} verified",
+    )
 
-    story.say("5. An employer posts a job asking for four skills and no degree; it sends a "
-              "challenge. The learner presents the four badges and leaves the degree out.")
+    story.say(
+        "5. An employer posts a job asking for four skills and no degree; it sends a "
+        "challenge. The learner presents the four badges and leaves the degree out."
+    )
     challenge, domain = secrets.token_urlsafe(16), "https://jobs.example.com"
     chosen = [badges[code] for code in JOB_SKILLS]
     presentation = dataintegrity.sign(
-        {"@context": [VC_V2], "type": ["VerifiablePresentation"], "holder": learner_did,
-         "verifiableCredential": chosen},
-        learner, cryptosuite=RDFC, verification_method=learner_vm,
-        proof_purpose="authentication", challenge=challenge, domain=domain)
+        {
+            "@context": [VC_V2],
+            "type": ["VerifiablePresentation"],
+            "holder": learner_did,
+            "verifiableCredential": chosen,
+        },
+        learner,
+        cryptosuite=RDFC,
+        verification_method=learner_vm,
+        proof_purpose="authentication",
+        challenge=challenge,
+        domain=domain,
+    )
     degree_left_out = "Bachelor" not in json.dumps(presentation)
     story.step("presentation leaves the degree out", str(degree_left_out), "True")
 
     story.say("6. The employer verifies the presentation and matches skills.")
-    report = await verify_presentation(presentation, challenge=challenge, domain=domain,
-                                       resolver=resolver, status_fetcher=fetcher)
-    story.step("employer verifies the presentation", "verified" if report.verified else
-               f"not verified: {_failed(report)}", "verified")
-    evidenced = sorted({
-        a["targetCode"]
-        for vc in chosen for a in vc["credentialSubject"]["achievement"].get("alignment", [])
-    } & set(JOB_SKILLS))
-    story.step("skills match", f"{len(evidenced)}/{len(JOB_SKILLS)} required skills evidenced",
-               f"{len(JOB_SKILLS)}/{len(JOB_SKILLS)} required skills evidenced")
+    report = await verify_presentation(
+        presentation, challenge=challenge, domain=domain, resolver=resolver, status_fetcher=fetcher
+    )
+    story.step(
+        "employer verifies the presentation",
+        "verified" if report.verified else f"not verified: {_failed(report)}",
+        "verified",
+    )
+    evidenced = sorted(
+        {
+            a["targetCode"]
+            for vc in chosen
+            for a in vc["credentialSubject"]["achievement"].get("alignment", [])
+        }
+        & set(JOB_SKILLS)
+    )
+    story.step(
+        "skills match",
+        f"{len(evidenced)}/{len(JOB_SKILLS)} required skills evidenced",
+        f"{len(JOB_SKILLS)}/{len(JOB_SKILLS)} required skills evidenced",
+    )
 
     story.say("7. Someone tampers with a badge (claims another skill) and replays it elsewhere.")
     tampered = json.loads(json.dumps(presentation))
     tampered["verifiableCredential"][0]["credentialSubject"]["achievement"]["name"] = "Surgery"
-    report = await verify_presentation(tampered, challenge=challenge, domain=domain,
-                                       resolver=resolver, status_fetcher=fetcher)
-    story.step("tampered presentation", "verified" if report.verified else
-               f"rejected: {', '.join(_failed(report))}", "rejected: proof")
-    report = await verify_presentation(presentation, challenge="another-challenge",
-                                       domain=domain, resolver=resolver, status_fetcher=fetcher)
-    story.step("presentation for another challenge", "verified" if report.verified else
-               f"rejected: {', '.join(_failed(report))}", "rejected: challenge, proof")
+    report = await verify_presentation(
+        tampered, challenge=challenge, domain=domain, resolver=resolver, status_fetcher=fetcher
+    )
+    story.step(
+        "tampered presentation",
+        "verified" if report.verified else f"rejected: {', '.join(_failed(report))}",
+        "rejected: proof",
+    )
+    report = await verify_presentation(
+        presentation,
+        challenge="another-challenge",
+        domain=domain,
+        resolver=resolver,
+        status_fetcher=fetcher,
+    )
+    story.step(
+        "presentation for another challenge",
+        "verified" if report.verified else f"rejected: {', '.join(_failed(report))}",
+        "rejected: challenge, proof",
+    )
 
     revoked_code = JOB_SKILLS[1]
     story.say(f"8. The training provider revokes the '{dict(SKILLS)[revoked_code]}' badge.")
     academy.status.set(badge_index[revoked_code], 1)
-    report = await verify_presentation(presentation, challenge=challenge, domain=domain,
-                                       resolver=resolver, status_fetcher=fetcher)
-    story.step("the same presentation after revocation", "verified" if report.verified else
-               f"flagged: {', '.join(_failed(report))}", "flagged: status")
+    report = await verify_presentation(
+        presentation, challenge=challenge, domain=domain, resolver=resolver, status_fetcher=fetcher
+    )
+    story.step(
+        "the same presentation after revocation",
+        "verified" if report.verified else f"flagged: {', '.join(_failed(report))}",
+        "flagged: status",
+    )
 
     return {
         "issued": {"university": 2 + len(courses), "training_provider": len(badges)},
@@ -242,8 +317,9 @@ def _table(summary: dict[str, Any]) -> str:
     lines = [f"{'step':<{width}}  {'ok':<3} outcome", f"{'-' * width}  --- -------"]
     for s in summary["steps"]:
         lines.append(f"{s['step']:<{width}}  {'yes' if s['ok'] else 'NO':<3} {s['outcome']}")
-    lines.append(f"\nall steps as expected: {'yes' if summary['ok'] else 'NO'} "
-                 f"({summary['seconds']} s)")
+    lines.append(
+        f"\nall steps as expected: {'yes' if summary['ok'] else 'NO'} ({summary['seconds']} s)"
+    )
     return "\n".join(lines)
 
 
