@@ -45,10 +45,10 @@ from ler.issuance.v1 import issuance_service_pb2_grpc as pb_grpc
 from ler.issuance.v1 import resources_pb2 as rpb
 from ler_crypto import dataintegrity
 from ler_crypto.keys import KeyPair
-from ler_issuance.adapters.keystore import new_kek_value
 from ler_platform.events.envelope import Event
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.events.records import OutgoingRecord
+from ler_platform.kek import new_kek_value
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

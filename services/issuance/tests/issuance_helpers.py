@@ -112,8 +112,8 @@ OPERATOR_TOKEN = "operator-token-for-tests-0123456789"
 
 def service_settings(database_url: str, **extra: object):  # type: ignore[no-untyped-def]
     """Settings of a test instance: own ports, an operator token and a fresh KEK."""
-    from ler_issuance.adapters.keystore import new_kek_value
     from ler_issuance.settings import IssuanceSettings
+    from ler_platform.kek import new_kek_value
 
     http_port = free_port()
     values: dict[str, object] = {

@@ -93,7 +93,7 @@ def free_port() -> int:
 
 def wallet_settings(database_url: str, **extra: object):  # type: ignore[no-untyped-def]
     """Settings of a test instance: own ports, fresh KEK, did:key issuers verified offline."""
-    from ler_wallet.adapters.keystore import new_kek_value
+    from ler_platform.kek import new_kek_value
     from ler_wallet.settings import WalletSettings
 
     values: dict[str, object] = {

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ler_crypto.kms import KeyEncryptionKey
-from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
+from ler_platform.kek import kek_value as load_kek_value
+from ler_platform.kek import parse_kek
 from ler_platform.runtime import ServiceRuntime, build_runtime, runner_options
 
 from ler_issuance.adapters.auth import IssuanceAuthenticator
-from ler_issuance.adapters.keystore import EnvelopeKeyStore, new_kek_value, parse_kek
+from ler_issuance.adapters.keystore import EnvelopeKeyStore
 from ler_issuance.adapters.proto import EventTopics
 from ler_issuance.adapters.sql import SqlUnitOfWork
 from ler_issuance.entrypoints import grpc_api
@@ -64,22 +64,6 @@ class OutputTopics:
         """Nothing to release."""
 
 
-def _kek_value(settings: IssuanceSettings) -> str:
-    if settings.kek is not None:
-        return settings.kek.get_secret_value()
-    if not settings.database_url.startswith("sqlite"):
-        raise ConfigurationError("LER_KEK is required: signing keys are encrypted with it")
-    # embedded development mode only: keep a generated KEK beside the SQLite file
-    path = Path(settings.dev_kek_file)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(new_kek_value())
-        log.warning("LER_KEK is unset: generated a development KEK file (not for production)")
-    return path.read_text().strip()
-
-
 def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> IssuanceApp:
     """Assemble the service: database, bus, gRPC IssuanceService, HTTP (DID documents, status
     lists, VC-API, OAuth, OID4VCI), the issuance-request consumer and the outbox relay.
@@ -87,7 +71,7 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
     ``bus`` lets an embedded host share one in-process bus between services; by default the
     service makes its own (Kafka when configured).
     """
-    kek_value = _kek_value(settings)
+    kek_value = load_kek_value(settings, settings.dev_kek_file)
     kek: KeyEncryptionKey = parse_kek(kek_value)
     token_key = (
         settings.token_secret.get_secret_value().encode()

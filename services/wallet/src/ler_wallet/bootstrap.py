@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ler_platform.errors import ConfigurationError
 from ler_platform.events.bus import EventBus
 from ler_platform.inbox import IdempotentConsumer
+from ler_platform.kek import kek_value as load_kek_value
+from ler_platform.kek import parse_kek
 from ler_platform.runtime import ServiceRuntime, build_runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ler_wallet.adapters.auth import WalletAuthenticator
-from ler_wallet.adapters.keystore import EnvelopeHolderKeys, new_kek_value, parse_kek
+from ler_wallet.adapters.keystore import EnvelopeHolderKeys
 from ler_wallet.adapters.oid4vci import Oid4vciClient
 from ler_wallet.adapters.sql import SqlUnitOfWork
 from ler_wallet.adapters.verifier import CryptoReceiptVerifier
@@ -65,27 +65,11 @@ class OutputTopics:
         """Nothing to release."""
 
 
-def _kek_value(settings: WalletSettings) -> str:
-    if settings.kek is not None:
-        return settings.kek.get_secret_value()
-    if not settings.database_url.startswith("sqlite"):
-        raise ConfigurationError("LER_KEK is required: holder keys are encrypted with it")
-    # embedded development mode only: keep a generated KEK beside the SQLite file
-    path = Path(settings.dev_kek_file)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(new_kek_value())
-        log.warning("LER_KEK is unset: generated a development KEK file (not for production)")
-    return path.read_text().strip()
-
-
 def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> WalletApp:
     """Assemble the service: database, bus, gRPC WalletService, HTTP share links, the delivery
     and status consumers, and the outbox relay. ``bus`` lets an embedded host share one
     in-process bus; by default the service makes its own (Kafka when configured)."""
-    kek_value = _kek_value(settings)
+    kek_value = load_kek_value(settings, settings.dev_kek_file)
     kek = parse_kek(kek_value)
     pseudonym_key = (
         settings.pseudonym_secret.get_secret_value().encode()

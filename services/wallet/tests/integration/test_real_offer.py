@@ -20,7 +20,7 @@ from ler.issuance.v1 import resources_pb2 as irpb
 from ler.wallet.v1 import resources_pb2 as rpb
 from ler.wallet.v1 import wallet_service_pb2 as pb
 from ler.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
-from ler_wallet.adapters.keystore import new_kek_value
+from ler_platform.kek import new_kek_value
 from ler_wallet.bootstrap import bootstrap
 from wallet_helpers import (
     bearer,

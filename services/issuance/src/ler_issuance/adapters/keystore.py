@@ -7,40 +7,13 @@ does not decrypt per credential; nothing here logs or shows key material.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import os
 from collections import OrderedDict
 
-from ler_crypto.errors import KeyFormatError
 from ler_crypto.keys import KeyPair
 from ler_crypto.kms import EnvelopeCipher, KeyEncryptionKey
-from ler_platform.errors import ConfigurationError
 
 from ler_issuance.domain.model import SigningKey
-
-DEFAULT_KID = "kek-1"
-
-
-def parse_kek(value: str) -> KeyEncryptionKey:
-    """Parse ``LER_KEK``; the error never echoes the value."""
-    kid, sep, encoded = value.strip().rpartition(":")
-    if not sep:
-        kid, encoded = DEFAULT_KID, value.strip()
-    try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except (binascii.Error, ValueError) as err:
-        raise ConfigurationError("LER_KEK is not base64url (expected [kid:]<32 bytes>)") from err
-    try:
-        return KeyEncryptionKey(kid or DEFAULT_KID, raw)
-    except KeyFormatError as err:
-        raise ConfigurationError("LER_KEK must hold exactly 32 bytes (AES-256)") from err
-
-
-def new_kek_value() -> str:
-    """A fresh ``LER_KEK`` value (for development set-ups and tests)."""
-    return DEFAULT_KID + ":" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 
 
 class EnvelopeKeyStore:

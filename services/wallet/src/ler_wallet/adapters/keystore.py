@@ -3,39 +3,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
-
 from ler_crypto.did import did_jwk_from_public_key, did_key_from_public_key
-from ler_crypto.errors import KeyFormatError
 from ler_crypto.keys import KeyPair
 from ler_crypto.kms import EnvelopeCipher, KeyEncryptionKey
 from ler_platform.errors import ConfigurationError
 
 from ler_wallet.service_layer.context import HolderKey
-
-DEFAULT_KID = "kek-1"
-
-
-def parse_kek(value: str) -> KeyEncryptionKey:
-    """Parse ``LER_KEK`` (``[kid:]<base64url of 32 bytes>``); errors never echo the value."""
-    kid, sep, encoded = value.strip().rpartition(":")
-    if not sep:
-        kid, encoded = DEFAULT_KID, value.strip()
-    try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except (binascii.Error, ValueError) as err:
-        raise ConfigurationError("LER_KEK is not base64url (expected [kid:]<32 bytes>)") from err
-    try:
-        return KeyEncryptionKey(kid or DEFAULT_KID, raw)
-    except KeyFormatError as err:
-        raise ConfigurationError("LER_KEK must hold exactly 32 bytes (AES-256)") from err
-
-
-def new_kek_value() -> str:
-    """A fresh ``LER_KEK`` value (development set-ups and tests)."""
-    return DEFAULT_KID + ":" + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 
 
 class EnvelopeHolderKeys:
