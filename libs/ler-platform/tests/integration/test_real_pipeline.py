@@ -183,24 +183,25 @@ async def test_two_relays_keep_per_key_order_and_publish_each_row_once(
     await kafka.ensure_topics([topic])
     writer = OutboxWriter(pg.outbox, source="urn:t")
     total, keys = 3000, 40
-    sessions = session_factory(pg.engine)
-    for start in range(0, total, 100):
-        async with sessions() as session, session.begin():
-            await writer.add_many(
-                session,
-                topic,
-                [
-                    (f"k{i % keys}", wrappers_pb2.StringValue(value=str(i)), None)
-                    for i in range(start, start + 100)
-                ],
-            )
     relays = [
         OutboxRelay(pg.engine, pg.outbox, kafka, batch_size=50, poll_interval=0.05)
         for _ in range(2)
     ]
-    for relay in relays:
-        await relay.start()
+    # Both relays poll before any row exists, and rows arrive in many commits while they run,
+    # so both take part (a relay started after the rows were written could find none left).
+    await asyncio.gather(*(relay.start() for relay in relays))
     try:
+        sessions = session_factory(pg.engine)
+        for start in range(0, total, 100):
+            async with sessions() as session, session.begin():
+                await writer.add_many(
+                    session,
+                    topic,
+                    [
+                        (f"k{i % keys}", wrappers_pb2.StringValue(value=str(i)), None)
+                        for i in range(start, start + 100)
+                    ],
+                )
         got = await read_records(kafka, [topic], unique("g"), total, within=120)
     finally:
         for relay in relays:
