@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import enum
 import secrets
+import threading
 import zlib
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,7 +129,7 @@ class StatusList:
     @classmethod
     def decode(cls, encoded: Any, status_size: int = 1) -> StatusList:
         """Decode an ``encodedList`` value; raises :class:`StatusCheckError` with the BSL kind."""
-        raw = decode_bitstring(encoded)
+        raw = _decode_bitstring_cached(encoded)
         if status_size < 1 or status_size > MAX_STATUS_SIZE:
             raise _malformed(f"statusSize must be an integer in 1..{MAX_STATUS_SIZE}")
         length = (len(raw) * 8) // status_size
@@ -189,6 +191,34 @@ def decode_bitstring(encoded: Any) -> bytes:
         raise _malformed(f"encodedList decompresses to more than {MAX_DECODED_BYTES} bytes")
     if not decompressor.eof:
         raise _malformed("encodedList GZIP stream is truncated")
+    return raw
+
+
+# Many credentials point at one list: its bitstring is decoded once per distinct encodedList
+# value, not per check. Bytes are immutable; errors are raised again, never cached. Only
+# lists of ordinary size are kept (at most 32 x (64 KiB + 1 MiB)), so the cache stays small.
+_DECODED_CACHE: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+_DECODED_CACHE_LOCK = threading.Lock()  # verifiers may run in several threads
+_DECODED_CACHE_ENTRIES = 32
+_CACHED_ENCODED_CHARS = 64 * 1024
+_CACHED_DECODED_BYTES = 1024 * 1024
+
+
+def _decode_bitstring_cached(encoded: Any) -> bytes:
+    """:func:`decode_bitstring` through a small LRU cache of ordinary-sized lists."""
+    if not isinstance(encoded, str) or len(encoded) > _CACHED_ENCODED_CHARS:
+        return decode_bitstring(encoded)
+    with _DECODED_CACHE_LOCK:
+        raw = _DECODED_CACHE.get(encoded)
+        if raw is not None:
+            _DECODED_CACHE.move_to_end(encoded)
+            return raw
+    raw = decode_bitstring(encoded)
+    if len(raw) <= _CACHED_DECODED_BYTES:
+        with _DECODED_CACHE_LOCK:
+            _DECODED_CACHE[encoded] = raw
+            while len(_DECODED_CACHE) > _DECODED_CACHE_ENTRIES:
+                _DECODED_CACHE.popitem(last=False)
     return raw
 
 

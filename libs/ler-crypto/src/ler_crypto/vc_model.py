@@ -529,20 +529,34 @@ def self_asserted_issues(presentation: Any, signer_did: str | None) -> list[Mode
 # --- JSON-LD layer -------------------------------------------------------------------------------
 
 
-def check_jsonld(doc: dict[str, Any], loader: ContextLoader | None = None) -> ModelIssue | None:
+def check_jsonld(
+    doc: dict[str, Any],
+    loader: ContextLoader | None = None,
+    *,
+    canonicalize: bool = True,
+    limits_checked: bool = False,
+) -> ModelIssue | None:
     """Expand the document with the bundled contexts (no network) and report data loss.
 
     Returns None when every term maps to an absolute IRI, or the issue (undefined term, relative
     IRI, protected-term redefinition, unknown or malformed context). Proofs are removed first:
     their terms come from the securing mechanism's context and are checked by it.
+    ``canonicalize=False`` stops after JSON-LD -> RDF (``canon.rdfc.check_lossless``): the same
+    data-loss verdict for documents that are never RDFC-canonicalized (``eddsa-jcs-2022``).
+    ``limits_checked``: ``doc`` already passed ``limits.check_document``.
     """
     # Imported here: pyld is heavy and the structural checks above do not need it.
-    from ler_crypto.canon.rdfc import canonize
+    from ler_crypto.canon.rdfc import canonize, canonize_checked, check_lossless
     from ler_crypto.contexts import default_loader
 
     body = {k: v for k, v in doc.items() if k != "proof"}
     try:
-        canonize(body, loader or default_loader())
+        if not canonicalize:
+            check_lossless(body, loader, limits_checked=limits_checked)
+        elif limits_checked:
+            canonize_checked(body, loader or default_loader())
+        else:
+            canonize(body, loader or default_loader())
     except CryptoError as err:
         return ModelIssue("", f"JSON-LD processing failed: {err}")
     return None

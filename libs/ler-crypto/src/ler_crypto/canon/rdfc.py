@@ -39,7 +39,14 @@ from ler_crypto.contexts import ContextLoader, default_loader
 from ler_crypto.errors import MalformedInputError
 from ler_crypto.limits import check_document
 
-__all__ = ["Unsupported", "canonize", "canonize_fast", "canonize_nquads", "fast_path_stats"]
+__all__ = [
+    "Unsupported",
+    "canonize",
+    "canonize_fast",
+    "canonize_nquads",
+    "check_lossless",
+    "fast_path_stats",
+]
 
 _caches: weakref.WeakKeyDictionary[ContextLoader, ContextCache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
@@ -123,6 +130,34 @@ def canonize_fast(document: dict[str, Any], loader: ContextLoader) -> str:
     except RecursionError as err:
         raise Unsupported("nesting too deep for the fast path") from err
     return canonicalize_quads(quads, MAX_DEEP_ITERATIONS)
+
+
+def check_lossless(
+    document: dict[str, Any], loader: ContextLoader | None = None, *, limits_checked: bool = False
+) -> None:
+    """Raise what :func:`canonize` raises for ``document``'s JSON-LD, without RDFC-1.0 proper.
+
+    Data-loss detection (VC DM 2.0 §4.3: every term maps to an absolute IRI) happens in
+    expansion and in the JSON-LD -> RDF step; the canonical labelling that follows adds
+    nothing to it. A verifier of a document secured without RDFC (``eddsa-jcs-2022``,
+    VC-DI-EDDSA §3.3: JCS only) calls this instead of :func:`canonize` and skips that last
+    step and its work bound, which only protects RDFC from poison graphs. Whatever the fast
+    path does not support is judged by the reference, as in :func:`canonize`.
+    ``limits_checked``: the caller already ran ``limits.check_document`` on ``document``.
+    """
+    loader = loader or default_loader()
+    if not limits_checked:
+        check_document(document)
+    try:
+        to_quads(expand_document(document, _cache_for(loader)))
+    except (Unsupported, RecursionError):
+        _stats["fallback"] += 1
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError):
+        _stats["unexpected"] += 1  # as in canonize_checked: the reference decides
+    else:
+        _stats["fast"] += 1
+        return
+    canonize_reference_checked(document, loader)
 
 
 def canonize_nquads(nquads: str) -> str:

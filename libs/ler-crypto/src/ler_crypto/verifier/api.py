@@ -47,8 +47,8 @@ async def _verify_credential_doc(
 ) -> None:
     report.subject = doc.get("id") if isinstance(doc.get("id"), str) else None
     report.issuer = vc_model.issuer_id(doc)
-    check_data_model(doc, report, opts, presentation=False)
-    check_profile(doc, report, opts)
+    generic = check_data_model(doc, report, opts, presentation=False)
+    check_profile(doc, report, opts, generic=generic)
     if secured_by is not None and "proof" not in doc:
         report.add(
             "proof",

@@ -65,8 +65,11 @@ def parse_input(raw: Any, report: VerificationReport) -> Any:
 
 def check_data_model(
     doc: dict[str, Any], report: VerificationReport, opts: VerifyOptions, *, presentation: bool
-) -> None:
-    """Checklist 2-8, plus JSON-LD data-loss detection (checklist 3)."""
+) -> list[vc_model.ModelIssue]:
+    """Checklist 2-8, plus JSON-LD data-loss detection (checklist 3).
+
+    Returns the data-model issues found (for :func:`check_profile`, so that it need not
+    validate the document again)."""
     issues = (
         vc_model.validate_presentation(doc, opts.policy)
         if presentation
@@ -87,7 +90,12 @@ def check_data_model(
             Outcome.PASS,
             "contexts, types, identifiers, dates and typed objects are well formed",
         )
-    issue = vc_model.check_jsonld(doc, opts.loader)
+    # VC-DI-EDDSA §3.3: a JCS proof never RDFC-canonicalizes the document, so for a document
+    # secured by JCS proofs only, data loss is judged without the canonical labelling step.
+    # ``doc`` passed the input limits in parse_input.
+    issue = vc_model.check_jsonld(
+        doc, opts.loader, canonicalize=not _jcs_only(doc), limits_checked=True
+    )
     if issue is None:
         report.add(
             "jsonld",
@@ -102,10 +110,28 @@ def check_data_model(
             Outcome.FAIL,
             f"DATA_LOSS_DETECTION_ERROR: {short(issue.message)}",
         )
+    return issues
 
 
-def check_profile(doc: dict[str, Any], report: VerificationReport, opts: VerifyOptions) -> None:
-    """Open Badges 3.0 / CLR 2.0 required properties when the credential is typed so."""
+def _jcs_only(doc: dict[str, Any]) -> bool:
+    """Every proof of ``doc`` is an eddsa-jcs-2022 Data Integrity proof (and there is one)."""
+    proofs = vc_model.as_list(doc.get("proof", []))
+    return bool(proofs) and all(
+        isinstance(p, dict) and p.get("cryptosuite") == "eddsa-jcs-2022" for p in proofs
+    )
+
+
+def check_profile(
+    doc: dict[str, Any],
+    report: VerificationReport,
+    opts: VerifyOptions,
+    *,
+    generic: list[vc_model.ModelIssue] | None = None,
+) -> None:
+    """Open Badges 3.0 / CLR 2.0 required properties when the credential is typed so.
+
+    ``generic``: the credential's VC data-model issues if already known (from
+    :func:`check_data_model`); they are left out of this check's report."""
     if obv3.is_clr_credential(doc):
         issues, title = obv3.validate_clr_credential(doc, opts.policy), "CLR 2.0 ClrCredential"
     elif obv3.is_achievement_credential(doc):
@@ -114,8 +140,10 @@ def check_profile(doc: dict[str, Any], report: VerificationReport, opts: VerifyO
     else:
         return
     # The generic VC rules were reported already; list only what the profile adds.
-    generic = {(i.path, i.message) for i in vc_model.validate_credential(doc, opts.policy)}
-    extra = [i for i in issues if (i.path, i.message) not in generic]
+    if generic is None:
+        generic = vc_model.validate_credential(doc, opts.policy)
+    known = {(i.path, i.message) for i in generic}
+    extra = [i for i in issues if (i.path, i.message) not in known]
     if extra:
         report.add(
             "profile",

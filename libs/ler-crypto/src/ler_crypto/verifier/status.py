@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ler_crypto import dataintegrity, status_list, vc_model
+from ler_crypto.contexts import ContextLoader
+from ler_crypto.dataintegrity.datetimes import parse_datetimestamp
 from ler_crypto.errors import CryptoError
 from ler_crypto.limits import check_document, parse_json
 from ler_crypto.report import Outcome, VerificationReport
@@ -86,10 +94,116 @@ async def fetch_list(url: str, opts: VerifyOptions) -> dict[str, Any]:
     return parsed
 
 
+@dataclass(frozen=True, slots=True)
+class _ListKey:
+    """What a list credential's verdict depends on, besides the clock."""
+
+    digest: bytes  # SHA-256 of the list credential's JSON (sorted keys): its exact content
+    issuer: str | None
+    policy: vc_model.Policy
+    loader: ContextLoader | None
+    keys: tuple[tuple[str, bytes], ...]  # every proof's verification method and resolved key
+
+
+class VerifiedListCache:
+    """Bounded LRU of status list credentials whose checks and proofs all passed.
+
+    Every credential that carries a status entry names the same few list credentials, and
+    re-verifying a list's proof on every call costs as much as the credential's own proof.
+    An entry is keyed by the list's exact content (a SHA-256 digest), so a changed list (a
+    revocation re-signs it) misses the cache and is verified afresh; the key also holds the
+    public key each proof's verification method resolves to *now* (resolution is cached by
+    the resolver and invalidated with it), so a rotated or removed key is never trusted from
+    here. The only clock-dependent proof check, ``expires``, is re-applied on every hit.
+    Failures are not cached.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[_ListKey, datetime | None] = OrderedDict()
+        self._lock = threading.Lock()  # verifications may run in several threads
+
+    def get(self, key: _ListKey, now: datetime) -> bool:
+        """True when ``key`` verified before and no proof of it has expired at ``now``."""
+        with self._lock:
+            if key not in self._entries:
+                return False
+            expires = self._entries[key]
+            if expires is not None and expires <= now:
+                del self._entries[key]
+                return False
+            self._entries.move_to_end(key)
+            return True
+
+    def put(self, key: _ListKey, expires: datetime | None) -> None:
+        """Remember a list credential that verified; ``expires`` is its proofs' earliest."""
+        with self._lock:
+            self._entries[key] = expires
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+
+#: Process-wide: the entries are keyed by content and resolved keys, so sharing is safe.
+VERIFIED_LISTS = VerifiedListCache()
+
+
+async def _list_key(
+    list_credential: dict[str, Any], issuer: str | None, opts: VerifyOptions
+) -> tuple[_ListKey, datetime | None] | None:
+    """The cache key of a list credential and its proofs' earliest ``expires``; None when
+    anything is unusual (the full verification then reports it)."""
+    signed: list[tuple[str, bytes]] = []
+    earliest: datetime | None = None
+    for proof in vc_model.as_list(list_credential.get("proof", [])):
+        vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        if not isinstance(vm, str):
+            return None
+        try:
+            key = await opts.resolver.resolve_verification_method(vm, VC_PURPOSE)
+            expires = proof.get("expires")
+            if expires is not None:
+                moment = parse_datetimestamp(expires)
+                earliest = moment if earliest is None else min(earliest, moment)
+        except Exception:  # whatever it was, the full verification below reports it
+            return None
+        signed.append((vm, key.curve.encode() + b":" + key.raw))
+    if not signed:
+        return None
+    body = json.dumps(list_credential, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).digest()
+    return _ListKey(digest, issuer, opts.policy, opts.loader, tuple(signed)), earliest
+
+
 async def verify_list_credential(
     list_credential: dict[str, Any], issuer: str | None, opts: VerifyOptions
 ) -> None:
-    """Checklist 18: the list is a valid VC from the same issuer with a verifying proof."""
+    """Checklist 18: the list is a valid VC from the same issuer with a verifying proof.
+
+    A list credential that verified before with the same content and keys is taken from
+    :data:`VERIFIED_LISTS` (see :class:`VerifiedListCache`).
+    """
+    keyed = await _list_key(list_credential, issuer, opts)
+    now = opts.moment()
+    if keyed is not None and VERIFIED_LISTS.get(keyed[0], now):
+        return
+    await _verify_list_credential(list_credential, issuer, opts)
+    if keyed is not None:
+        VERIFIED_LISTS.put(*keyed)
+
+
+async def _verify_list_credential(
+    list_credential: dict[str, Any], issuer: str | None, opts: VerifyOptions
+) -> None:
+    """:func:`verify_list_credential` without the cache: every check, the proofs included."""
 
     def fail(message: str) -> status_list.StatusCheckError:
         return status_list.StatusCheckError(
