@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from ler.intake.v1.events_pb2 import ApplicationSubmitted
-from ler.issuance.v1.events_pb2 import CredentialIssued, IssuanceRequested
+from ler.issuance.v1.events_pb2 import ClrSpec, CredentialIssued, IssuanceRequested
 from ler.issuance.v1.resources_pb2 import CredentialSpec
 from ler.wallet.v1.events_pb2 import ConsentChanged
 from ler_proto import registry
@@ -83,15 +83,18 @@ def _field(message: type[Message], path: str) -> Any:
 @pytest.mark.parametrize("topic", ALL_TOPICS, ids=lambda t: t.name)
 def test_key_fields_are_singular_strings_of_every_event(topic: Topic) -> None:
     for cls in topic.event_types:
-        for path in topic.key_fields:
-            field = _field(cls, path)
-            assert field.type == FieldDescriptor.TYPE_STRING, (cls, path)
-            assert not field.is_repeated, (cls, path)
+        for alternatives in topic.key_fields:
+            for path in alternatives.split("|"):
+                field = _field(cls, path)
+                assert field.type == FieldDescriptor.TYPE_STRING, (cls, path)
+                assert not field.is_repeated, (cls, path)
 
 
 def test_key_is_built_from_the_aggregate_fields() -> None:
     request = IssuanceRequested(issuer_id="iss_1", spec=CredentialSpec(record_id="r-9"))
     assert issuance.ISSUANCE_REQUESTS.key_for(request) == "iss_1:r-9"
+    transcript = IssuanceRequested(issuer_id="iss_1", clr=ClrSpec(record_id="t-1"))
+    assert issuance.ISSUANCE_REQUESTS.key_for(transcript) == "iss_1:t-1"
     issued = CredentialIssued(credential_id="urn:uuid:7", issuer_id="iss_1")
     assert issuance.CREDENTIALS_ISSUED.key_for(issued) == "urn:uuid:7"
     assert wallet.WALLET_EVENTS.key_for(ConsentChanged(account_id="acc_3")) == "acc_3"
@@ -105,9 +108,9 @@ def test_key_for_refuses_an_event_of_another_topic() -> None:
 
 
 def test_key_for_refuses_an_event_missing_its_key() -> None:
-    with pytest.raises(MissingEventKey, match=r"empty 'spec\.record_id'") as caught:
+    with pytest.raises(MissingEventKey, match=r"empty 'spec\.record_id\|clr\.record_id'") as caught:
         issuance.ISSUANCE_REQUESTS.key_for(IssuanceRequested(issuer_id="iss_1"))
-    assert caught.value.field_path == "spec.record_id"
+    assert caught.value.field_path == "spec.record_id|clr.record_id"
 
 
 def test_carries() -> None:

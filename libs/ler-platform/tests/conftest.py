@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,30 @@ from sqlalchemy import text
 # pytest runs with --import-mode=importlib: make the helpers module importable by tests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from platform_helpers import Database, infra, new_database, unique
+from platform_helpers import (
+    REAL_SERVERS_USED,
+    UNIQUE_NAMES,
+    Database,
+    delete_topics,
+    infra,
+    new_database,
+    unique,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_this_sessions_topics() -> Iterator[None]:
+    """After the session, delete the topics this session made on the real broker (their
+    names all come from ``unique``), within a bound; a failure is reported, never raised."""
+    yield
+    if not REAL_SERVERS_USED or not UNIQUE_NAMES:
+        return
+    try:
+        deleted = asyncio.run(delete_topics(REAL_SERVERS_USED[0].kafka, list(UNIQUE_NAMES)))
+    except Exception as err:  # teardown must not turn a green run red; say what is left
+        print(f"\ncould not delete this session's test topics: {err!r}", file=sys.stderr)
+    else:
+        print(f"\ndeleted {len(deleted)} test topic(s)", file=sys.stderr)
 
 
 @pytest.fixture(

@@ -54,12 +54,48 @@ def infra() -> Infra:
             " run `make infra` (deploy/local/infra.sh up),"
             f" which writes {INFRA_ENV}, or export the variables"
         )
-    return Infra(values["LER_TEST_PG_DSN"], values["LER_TEST_KAFKA"])
+    coords = Infra(values["LER_TEST_PG_DSN"], values["LER_TEST_KAFKA"])
+    REAL_SERVERS_USED[:] = [coords]
+    return coords
+
+
+#: every name ``unique`` gave out in this process (topics among them: deleted at session end)
+UNIQUE_NAMES: list[str] = []
+#: set once a test asked for the real servers
+REAL_SERVERS_USED: list[Infra] = []
 
 
 def unique(prefix: str) -> str:
     """A name no earlier test run used (topics, groups, schemas)."""
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    UNIQUE_NAMES.append(name)
+    return name
+
+
+async def delete_topics(kafka: str, names: list[str], *, within: float = 30.0) -> list[str]:
+    """Delete the topics among ``names`` and those derived from them (``<name>.dlq``) on the
+    broker, bounded in time; returns what was deleted. Per-run topics left behind pile up as
+    partitions on the shared broker and slow every later run."""
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+    wanted = set(names)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=10_000)
+
+    async def run() -> list[str]:
+        await admin.start()
+        doomed = [
+            t
+            for t in await admin.list_topics()
+            if t in wanted or (t.endswith(".dlq") and t.removesuffix(".dlq") in wanted)
+        ]
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=10_000)
+        return doomed
+
+    try:
+        return await asyncio.wait_for(run(), within)
+    finally:
+        await asyncio.wait_for(admin.close(), 5.0)
 
 
 async def poll_until(

@@ -230,6 +230,9 @@ async def test_client_and_server_spans_share_the_trace(
     assert (
         server_span.attributes is not None and server_span.attributes["rpc.grpc.status_code"] == 0
     )
+    # the authenticated organisation is named on the SERVER span itself
+    assert server_span.attributes["ler.tenant.id"] == "tenant-1"
+    assert "ler.tenant.id" not in (client.attributes or {})
 
 
 async def _finished(spans: InMemorySpanExporter) -> list:  # type: ignore[type-arg]

@@ -39,7 +39,7 @@ from ler_platform.auth import Authenticator, current_tenant
 from ler_platform.errors import DomainError
 from ler_platform.grpc_errors import STATUS_DETAILS_KEY, internal_status, rich_status
 from ler_platform.metrics import Metrics, MetricsInterceptor
-from ler_platform.tracing import current_trace_id, tracer
+from ler_platform.tracing import current_trace_id, set_tenant_attributes, tracer
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,8 @@ class AuthInterceptor(_ScopeInterceptor):
     ) -> AsyncIterator[None]:
         token = _bearer_token(_metadata(context).get("authorization"))
         tenant = await self._authenticator.authenticate(token, method)
+        # the SERVER span (opened by the tracing interceptor, outside this one) names it too
+        set_tenant_attributes(trace.get_current_span(), tenant)
         reset = current_tenant.set(tenant)
         try:
             yield

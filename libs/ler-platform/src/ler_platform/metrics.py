@@ -40,6 +40,11 @@ from ler_platform.errors import ConfigurationError
 CREDENTIALS_ISSUED = "ler.credentials.issued"
 CREDENTIALS_VERIFIED = "ler.credentials.verified"
 CREDENTIALS_REVOKED = "ler.credentials.revoked"
+_DOMAIN_HELP = {
+    CREDENTIALS_ISSUED: "Credentials issued (written with their event in one transaction).",
+    CREDENTIALS_VERIFIED: "Credentials and presentations verified, by verdict.",
+    CREDENTIALS_REVOKED: "Credentials revoked.",
+}
 
 # gRPC codes that are the server's fault (OTel RPC conventions), counted as errors.
 _SERVER_FAULTS = frozenset(
@@ -153,6 +158,20 @@ class Metrics:
         counter = Counter(prometheus_name(name), description, list(labels), registry=self.registry)
         self._domain[name] = counter
         return counter
+
+    def increment(self, name: str, amount: float = 1, **labels: str) -> None:
+        """Add ``amount`` to the domain counter ``name`` (one of the shared names above, or
+        one created earlier with ``counter``); its label names are those given the first time.
+        """
+        if amount <= 0:
+            return
+        counter = self._domain.get(name)
+        if counter is None:
+            help_text = _DOMAIN_HELP.get(name)
+            if help_text is None:
+                raise ConfigurationError(f"metric {name} is not defined; create it with counter()")
+            counter = self.counter(name, help_text, sorted(labels))
+        (counter.labels(**labels) if labels else counter).inc(amount)
 
     def exposition(self) -> bytes:
         """The current values in the Prometheus text format."""

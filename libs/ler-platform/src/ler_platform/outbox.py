@@ -5,9 +5,11 @@ so the state change and the event announcing it commit or roll back together. It
 opens the ``"{topic} publish"`` span there and stores its ``traceparent``: that is what
 the relay publishes, so the consumer joins the trace of the original request.
 
-``OutboxRelay`` publishes committed rows in id order and deletes them once the broker has
-acknowledged them. A crash between the ack and the delete publishes a row again, so
-delivery is at-least-once; consumers dedupe by event id (``ler_platform.inbox``).
+``OutboxRelay`` publishes committed rows in id order and deletes them in a transaction that
+commits only once the broker has acknowledged them (on PostgreSQL the rows are claimed with
+``DELETE ... RETURNING``, one round trip). A crash between the ack and the commit publishes
+a row again, so delivery is at-least-once; consumers dedupe by event id
+(``ler_platform.inbox``).
 
 Several relays may run against one PostgreSQL database: each batch first takes
 transaction-scoped advisory locks on the key shards it can get (``pg_try_advisory_xact_lock``),
@@ -31,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 from sqlalchemy import (
-    BigInteger,
     LargeBinary,
     SmallInteger,
     String,
@@ -56,7 +57,7 @@ from ler_platform.events.bus import EventBus
 from ler_platform.events.envelope import Event, cloud_event_headers, rfc3339
 from ler_platform.events.records import OutgoingRecord
 from ler_platform.tables import OUTBOX_SHARDS, outbox_shard
-from ler_platform.tracing import start_producer_span
+from ler_platform.tracing import start_producer_span, tracing_active
 
 if TYPE_CHECKING:
     from ler_platform.metrics import Metrics
@@ -128,11 +129,14 @@ class OutboxWriter:
         """Stage several ``(key, message, subject)`` events with one INSERT."""
         events: list[Event[Message]] = []
         rows: list[dict[str, Any]] = []
+        # one check for the whole batch: all its events are staged in the same context
+        traced = tracing_active()
         for key, message, subject in items:
             trace_headers: list[tuple[str, bytes]] = []
-            # the publish span is opened here, in the request's context: the relay later
-            # sends this traceparent, so the consumer continues the request's trace
-            start_producer_span(topic, trace_headers, key=key).end()
+            if traced:
+                # the publish span is opened here, in the request's context: the relay later
+                # sends this traceparent, so the consumer continues the request's trace
+                start_producer_span(topic, trace_headers, key=key).end()
             ev = Event(
                 key=key,
                 message=message,
@@ -291,47 +295,61 @@ class OutboxRelay:
         """Publish and delete up to one batch; return how many rows were published."""
         table = self._table
         async with self._engine.begin() as conn:
-            query = select(
-                table.c.id,
-                table.c.event_id,
-                table.c.topic,
-                table.c.key,
-                table.c.payload,
-                table.c.ce_type,
-                table.c.ce_source,
-                table.c.ce_subject,
-                table.c.ce_time,
-                table.c.traceparent,
-                table.c.tracestate,
-            )
             if self._postgres:
                 # shard locks first (see __init__), then only those shards' rows
                 shards = (await conn.execute(self._shard_query, self._shard_params)).scalars().all()
                 if not shards:
                     return 0
-                query = query.where(table.c.shard.in_(shards)).with_for_update(skip_locked=True)
-            rows = (await conn.execute(query.order_by(table.c.id).limit(self._batch_size))).all()
-            if not rows:
-                return 0
-            await self._bus.publish_batch([_to_record(row) for row in rows])
-            ids = [row.id for row in rows]
-            if self._postgres:  # one array parameter rather than one per id
-                await conn.execute(
-                    delete(table).where(
-                        table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
-                    ),
-                    {"ids": ids},
+                # Claim and delete in one round trip: DELETE ... RETURNING the oldest rows of
+                # our shards. The deletion commits only after the broker acknowledged every
+                # row (below); a failed publish or a crash rolls it back, so the rows stay.
+                oldest = (
+                    select(table.c.id)
+                    .where(table.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
+                    .order_by(table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
                 )
+                claim = delete(table).where(table.c.id.in_(oldest)).returning(*self._columns)
+                rows = (await conn.execute(claim, {"shards": list(shards)})).all()
+                if not rows:
+                    return 0
+                # RETURNING order is unspecified: restore id order (per-key publish order)
+                rows.sort(key=_row_id)
+                await self._bus.publish_batch([_to_record(row) for row in rows])
             else:
+                query = select(*self._columns).order_by(table.c.id).limit(self._batch_size)
+                rows = (await conn.execute(query)).all()
+                if not rows:
+                    return 0
+                await self._bus.publish_batch([_to_record(row) for row in rows])
                 await conn.execute(
                     delete(table).where(table.c.id.in_(bindparam("ids", expanding=True))),
-                    {"ids": ids},
+                    {"ids": [row[0] for row in rows]},
                 )
         self.published += len(rows)
         if self._metrics is not None:
-            for topic, count in collections.Counter(row.topic for row in rows).items():
+            for topic, count in collections.Counter(row[2] for row in rows).items():
                 self._metrics.outbox_published.labels(topic).inc(count)
         return len(rows)
+
+    @functools.cached_property
+    def _columns(self) -> tuple[Any, ...]:
+        # the order _to_record unpacks
+        c = self._table.c
+        return (
+            c.id,
+            c.event_id,
+            c.topic,
+            c.key,
+            c.payload,
+            c.ce_type,
+            c.ce_source,
+            c.ce_subject,
+            c.ce_time,
+            c.traceparent,
+            c.tracestate,
+        )
 
     async def backlog(self) -> int:
         """How many committed rows wait to be published (``SELECT count(*)``)."""
@@ -340,14 +358,12 @@ class OutboxRelay:
             return int(count.scalar_one())
 
 
-def _to_record(row: Any) -> OutgoingRecord:  # a Row of the relay's SELECT
-    headers = cloud_event_headers(
-        row.event_id,
-        row.ce_type,
-        row.ce_source,
-        row.ce_time,
-        row.ce_subject,
-        row.traceparent,
-        row.tracestate,
-    )
-    return OutgoingRecord(row.topic, row.key.encode(), row.payload, tuple(headers))
+def _row_id(row: Any) -> int:
+    return int(row[0])
+
+
+def _to_record(row: Any) -> OutgoingRecord:  # a Row of OutboxRelay._columns
+    # positional unpacking: attribute access on a Row costs more than the rest of this
+    _id, event_id, topic, key, payload, ce_type, source, subject, time, parent, state = row
+    headers = cloud_event_headers(event_id, ce_type, source, time, subject, parent, state)
+    return OutgoingRecord(topic, key.encode(), payload, tuple(headers))

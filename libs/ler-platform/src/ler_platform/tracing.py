@@ -4,6 +4,11 @@
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, spans are batched to an OTLP/gRPC collector.
 ``install_in_memory_exporter`` is for tests.
 
+Every provider installed here names the service (``service.name``) and its version
+(``service.version``, the installed distribution's version) on its resource, and tags each
+span started inside an authenticated call with ``ler.tenant.id`` (``TenantSpanProcessor``)
+— an institution or verifier id, never a person's data.
+
 Kafka hops: ``producer_span`` opens a ``"{topic} publish"`` PRODUCER span and injects its
 ``traceparent`` into the record headers; ``consumer_span`` extracts it and opens a
 ``"{topic} process"`` CONSUMER span around the handler, so the consumer continues the
@@ -16,21 +21,72 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from importlib import metadata
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Span, SpanKind
+
+from ler_platform.auth import Tenant, current_tenant
 
 Headers = Sequence[tuple[str, bytes]]
 
 _TRACER_NAME = "ler_platform"
 # A proxy: it follows whichever provider is installed later, so caching it is safe.
 _TRACER = trace.get_tracer(_TRACER_NAME)
+
+#: Span attribute naming the authenticated tenant (our ``ler.`` vocabulary, STYLE.md).
+TENANT_ATTRIBUTE = "ler.tenant.id"
+
+
+TENANT_KIND_ATTRIBUTE = "ler.tenant.kind"
+# A learner's wallet account id points at one person: it stays out of telemetry (DESIGN.md
+# "Observability": no personal data in span attributes); only the kind is recorded.
+_PERSONAL_TENANT_KINDS = frozenset({"holder", "learner"})
+
+
+class TenantSpanProcessor(SpanProcessor):
+    """Sets ``ler.tenant.kind`` and ``ler.tenant.id`` on every span started while a tenant is
+    authenticated (``ler_platform.auth.current_tenant``): SQL, outbox and client spans of a
+    call. Organisations (issuers, verifiers, providers) are named; learners are not."""
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        tenant = current_tenant.get()
+        if tenant is not None:
+            set_tenant_attributes(span, tenant)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do when a span ends."""
+
+
+def set_tenant_attributes(span: trace.Span, tenant: Tenant) -> None:
+    """Name ``tenant`` on ``span``: its kind always, its id only for organisations."""
+    span.set_attribute(TENANT_KIND_ATTRIBUTE, tenant.kind)
+    if tenant.tenant_id and tenant.kind not in _PERSONAL_TENANT_KINDS:
+        span.set_attribute(TENANT_ATTRIBUTE, tenant.tenant_id)
+
+
+def service_resource(service_name: str) -> Resource:
+    """``service.name`` and ``service.version`` (of the distribution named like the service,
+    e.g. ``ler-issuance``); ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` still win."""
+    try:
+        version = metadata.version(service_name)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return Resource.create({"service.name": service_name, "service.version": version})
+
+
+def sdk_tracer_provider(service_name: str) -> TracerProvider:
+    """A new SDK provider naming ``service_name`` (and its version) that tags spans with the
+    authenticated tenant — the one way every process here builds its provider."""
+    provider = TracerProvider(resource=service_resource(service_name))
+    provider.add_span_processor(TenantSpanProcessor())
+    return provider
 
 
 def tracer() -> trace.Tracer:
@@ -58,7 +114,7 @@ def setup_tracing(service_name: str) -> TracerProvider | None:
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES still win, per the SDK's env handling
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = sdk_tracer_provider(service_name)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     global _sdk_installed
@@ -74,8 +130,7 @@ def install_in_memory_exporter() -> InMemorySpanExporter:
     """
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(resource=Resource.create({"service.name": "test"}))
-        trace.set_tracer_provider(provider)
+        trace.set_tracer_provider(sdk_tracer_provider("test"))
         provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):  # pragma: no cover - set_tracer_provider refused
         raise RuntimeError("a non-SDK tracer provider is already installed")
@@ -126,7 +181,7 @@ def sdk_installed() -> bool:
     return _sdk_installed
 
 
-def _tracing_active() -> bool:
+def tracing_active() -> bool:
     """False when spans would be neither recorded (no SDK provider) nor continue a trace."""
     return sdk_installed() or trace.get_current_span().get_span_context().is_valid
 
@@ -150,7 +205,7 @@ def start_producer_span(
     It is not made the current span: attaching and detaching contexts would cost more
     than the rest of an outbox write, and nothing runs "inside" a publish.
     """
-    if not _tracing_active():
+    if not tracing_active():
         return trace.INVALID_SPAN  # nothing to record and no trace to continue
     attributes: dict[str, str] = {
         "messaging.system": "kafka",

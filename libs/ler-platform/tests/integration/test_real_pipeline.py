@@ -18,6 +18,7 @@ from ler_platform.events import (
     dlq_topic,
 )
 from ler_platform.events.kafka import KafkaBus
+from ler_platform.events.records import BusError
 from ler_platform.inbox import IdempotentConsumer
 from ler_platform.outbox import OutboxRelay, OutboxWriter
 from ler_platform.tracing import tracer
@@ -216,3 +217,25 @@ async def test_two_relays_keep_per_key_order_and_publish_each_row_once(
     assert sorted(v for seq in per_key.values() for v in seq) == list(range(total))
     async with pg.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(pg.outbox))).scalar_one() == 0
+
+
+async def test_kafka_ping_answers_without_reading_the_cluster_metadata(kafka: KafkaBus) -> None:
+    # readiness probes ping every few seconds: an ApiVersions round trip, never a Metadata
+    # request for every topic of the cluster (decoded in Python, costly on a busy broker)
+    sent: list[str] = []
+    client = kafka._require_producer().client
+    real_send = client.send
+
+    async def spying_send(node_id: object, request: object, **kw: object) -> object:
+        sent.append(type(request).__name__)
+        return await real_send(node_id, request, **kw)
+
+    client.send = spying_send
+    try:
+        await kafka.ping()
+    finally:
+        client.send = real_send
+    assert sent == ["ApiVersionRequest"]
+    stopped = KafkaBus(infra().kafka, client_id="ler-it-stopped")
+    with pytest.raises(BusError, match="not started"):
+        await stopped.ping()

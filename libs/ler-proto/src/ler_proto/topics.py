@@ -37,7 +37,9 @@ class Topic:
     """A Kafka topic: its name, the event messages it carries and the fields of its key.
 
     ``key_fields`` are dotted field paths into the event message (``"spec.record_id"``); the
-    record key is their values joined with ``":"``. Every event type of the topic has them.
+    record key is their values joined with ``":"``. Every event type of the topic has them. A
+    key field may name alternatives, ``"spec.record_id|clr.record_id"``: the first non-empty one
+    is the value (a request carries either a single achievement or a transcript).
     """
 
     name: str
@@ -65,7 +67,7 @@ class Topic:
             raise WrongTopic(self.name, ce_type, sorted(self.ce_types))
         parts = []
         for path in self.key_fields:
-            value = _field_value(message, path)
+            value = next((v for v in (_field_value(message, p) for p in path.split("|")) if v), "")
             if not value:
                 raise MissingEventKey(self.name, ce_type, path)
             parts.append(value)

@@ -15,6 +15,7 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError  # type: ignore[import-untyped]
 from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
+from aiokafka.protocol.admin import ApiVersionRequest  # type: ignore[import-untyped]
 
 from ler_platform.events.bus import BusConsumer, EventBus
 from ler_platform.events.records import (
@@ -99,8 +100,15 @@ class KafkaBus(EventBus):
 
     async def ping(self) -> None:
         producer = self._require_producer()
+        client = producer.client
         try:
-            await producer.client.fetch_all_metadata()
+            node_id = client.get_random_node()
+            if node_id is None:
+                raise BusError(f"Kafka at {self._bootstrap} has no known broker")
+            # ApiVersions: the cheapest request a broker answers. A Metadata request for all
+            # topics (what this did before) is decoded in pure Python: on a cluster with a
+            # thousand topics it cost the service ~15% of its CPU at one probe per 5 s.
+            await client.send(node_id, ApiVersionRequest())
         except KafkaError as err:
             raise BusError(f"Kafka at {self._bootstrap} is unreachable: {err}") from err
 

@@ -20,13 +20,13 @@ CREDENTIALS_STATUS_TOPIC = "ler.credentials.status.v1"
 ISSUANCE_REQUESTS = Topic(
     ISSUANCE_REQUESTS_TOPIC,
     (IssuanceRequested,),
-    key_fields=("issuer_id", "spec.record_id"),
+    key_fields=("issuer_id", "spec.record_id|clr.record_id"),
     description="Institutions' issuance requests; consumed by issuance.",
 )
 ISSUANCE_REQUESTS_DLQ = Topic(
     ISSUANCE_REQUESTS_DLQ_TOPIC,
     (IssuanceRequested,),
-    key_fields=("issuer_id", "spec.record_id"),
+    key_fields=("issuer_id", "spec.record_id|clr.record_id"),
     description="Requests that could not be processed, unchanged, with the reason in a header.",
 )
 ISSUANCE_RESULTS = Topic(

@@ -807,3 +807,49 @@ class RecordOutcomeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordOutcomeResponse: _TypeAlias = RecordOutcomeResponse  # noqa: Y015
+
+@_typing.final
+class GetOpportunityPostingRequest(_message.Message):
+    """Request of IntakeService.GetOpportunityPosting."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    """The opportunity."""
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOpportunityPostingRequest: _TypeAlias = GetOpportunityPostingRequest  # noqa: Y015
+
+@_typing.final
+class GetOpportunityPostingResponse(_message.Message):
+    """Response of IntakeService.GetOpportunityPosting."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POSTING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def posting(self) -> _resources_pb2.OpportunityPosting:
+        """The public posting."""
+
+    def __init__(
+        self,
+        *,
+        posting: _resources_pb2.OpportunityPosting | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["posting", b"posting"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["posting", b"posting"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOpportunityPostingResponse: _TypeAlias = GetOpportunityPostingResponse  # noqa: Y015

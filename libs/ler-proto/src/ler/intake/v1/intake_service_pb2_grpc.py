@@ -32,9 +32,11 @@ class IntakeServiceStub:
     against the opportunity, with an explanation and a redacted view for fair review.
 
     Provider calls are scoped to the authenticated provider: provider_id / the opportunity's or
-    application's provider must be the caller. GetOpportunity, ListOpportunities,
-    CreateApplicationChallenge and SubmitApplication are open to any authenticated caller (learners,
-    wallets) for OPEN opportunities. Errors carry ler.common.v1.ErrorDetail in the status details.
+    application's provider must be the caller; a provider never sees another provider's
+    opportunities or applications (they are NOT_FOUND / not listed). GetOpportunity,
+    ListOpportunities, CreateApplicationChallenge and SubmitApplication are open to
+    applicant-facing callers (learners, wallets) for OPEN opportunities; GetOpportunityPosting (the
+    public part of an OPEN opportunity) is open to anyone. Errors carry ler.common.v1.ErrorDetail in the status details.
     Besides the codes listed per RPC, any RPC may return UNAUTHENTICATED, PERMISSION_DENIED (the
     resource belongs to another provider), UNAVAILABLE, DEADLINE_EXCEEDED and INTERNAL.
     """
@@ -105,6 +107,11 @@ class IntakeServiceStub:
                 request_serializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.RecordOutcomeRequest.SerializeToString,
                 response_deserializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.RecordOutcomeResponse.FromString,
                 _registered_method=True)
+        self.GetOpportunityPosting = channel.unary_unary(
+                '/ler.intake.v1.IntakeService/GetOpportunityPosting',
+                request_serializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.GetOpportunityPostingRequest.SerializeToString,
+                response_deserializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.GetOpportunityPostingResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -114,9 +121,11 @@ class IntakeServiceServicer:
     against the opportunity, with an explanation and a redacted view for fair review.
 
     Provider calls are scoped to the authenticated provider: provider_id / the opportunity's or
-    application's provider must be the caller. GetOpportunity, ListOpportunities,
-    CreateApplicationChallenge and SubmitApplication are open to any authenticated caller (learners,
-    wallets) for OPEN opportunities. Errors carry ler.common.v1.ErrorDetail in the status details.
+    application's provider must be the caller; a provider never sees another provider's
+    opportunities or applications (they are NOT_FOUND / not listed). GetOpportunity,
+    ListOpportunities, CreateApplicationChallenge and SubmitApplication are open to
+    applicant-facing callers (learners, wallets) for OPEN opportunities; GetOpportunityPosting (the
+    public part of an OPEN opportunity) is open to anyone. Errors carry ler.common.v1.ErrorDetail in the status details.
     Besides the codes listed per RPC, any RPC may return UNAUTHENTICATED, PERMISSION_DENIED (the
     resource belongs to another provider), UNAVAILABLE, DEADLINE_EXCEEDED and INTERNAL.
     """
@@ -149,15 +158,15 @@ class IntakeServiceServicer:
 
     def GetOpportunity(self, request, context):
         """Gets an opportunity.
-        Returns OK; NOT_FOUND when no such opportunity exists (or it is not OPEN and the caller is
-        not its provider).
+        Returns OK; NOT_FOUND when no such opportunity exists, it belongs to another provider, or
+        it is not OPEN and the caller is not its provider.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListOpportunities(self, request, context):
-        """Lists opportunities, newest first.
+        """Lists opportunities, newest first (a provider: only its own).
         Returns OK; INVALID_ARGUMENT for a bad page size or token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -178,7 +187,12 @@ class IntakeServiceServicer:
         """Submits an application. Idempotent on (opportunity_id, idempotency_key): a repeat returns the
         first application. The evidence is verified and matched before the call returns when the
         verification service answers in time; otherwise the application is kept as SUBMITTED and
-        verified later (WatchApplications shows the change).
+        verified later by a background re-verifier with backoff, or FLAGGED with
+        FLAG_REASON_VERIFICATION_UNAVAILABLE after its bounded tries (WatchApplications shows the
+        change). A presentation whose challenge CreateApplicationChallenge did not issue for this
+        opportunity is FLAGGED with the failing check "presentation.challenge.opportunity". The
+        presentation is a Data Integrity VerifiablePresentation (JSON) or an SD-JWT VC with a Key
+        Binding JWT whose nonce and aud are the challenge and domain.
         Returns OK; INVALID_ARGUMENT for missing evidence, a presentation over 4 MiB, a share link
         URL that is not https, or missing applicant name or email; NOT_FOUND when no such
         opportunity exists; FAILED_PRECONDITION when it is closed, or the share link does not
@@ -231,6 +245,17 @@ class IntakeServiceServicer:
         """Records the decision on an application (replacing an earlier one).
         Returns OK; INVALID_ARGUMENT for an unspecified outcome; NOT_FOUND when the provider has no
         such application.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOpportunityPosting(self, request, context):
+        """Reads the public posting of an OPEN opportunity: what an applicant (or a wallet planning a
+        career) needs to know to apply, and nothing private (no verification policy, trust list,
+        redaction policy or provider settings). Open to anyone: no bearer token is needed (a token
+        that is sent must still be valid).
+        Returns OK; NOT_FOUND when no such opportunity exists or it is not OPEN.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -299,6 +324,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     request_deserializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.RecordOutcomeRequest.FromString,
                     response_serializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.RecordOutcomeResponse.SerializeToString,
             ),
+            'GetOpportunityPosting': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOpportunityPosting,
+                    request_deserializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.GetOpportunityPostingRequest.FromString,
+                    response_serializer=ler_dot_intake_dot_v1_dot_intake__service__pb2.GetOpportunityPostingResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ler.intake.v1.IntakeService', rpc_method_handlers)
@@ -314,9 +344,11 @@ class IntakeService:
     against the opportunity, with an explanation and a redacted view for fair review.
 
     Provider calls are scoped to the authenticated provider: provider_id / the opportunity's or
-    application's provider must be the caller. GetOpportunity, ListOpportunities,
-    CreateApplicationChallenge and SubmitApplication are open to any authenticated caller (learners,
-    wallets) for OPEN opportunities. Errors carry ler.common.v1.ErrorDetail in the status details.
+    application's provider must be the caller; a provider never sees another provider's
+    opportunities or applications (they are NOT_FOUND / not listed). GetOpportunity,
+    ListOpportunities, CreateApplicationChallenge and SubmitApplication are open to
+    applicant-facing callers (learners, wallets) for OPEN opportunities; GetOpportunityPosting (the
+    public part of an OPEN opportunity) is open to anyone. Errors carry ler.common.v1.ErrorDetail in the status details.
     Besides the codes listed per RPC, any RPC may return UNAUTHENTICATED, PERMISSION_DENIED (the
     resource belongs to another provider), UNAVAILABLE, DEADLINE_EXCEEDED and INTERNAL.
     """
@@ -635,6 +667,33 @@ class IntakeService:
             '/ler.intake.v1.IntakeService/RecordOutcome',
             ler_dot_intake_dot_v1_dot_intake__service__pb2.RecordOutcomeRequest.SerializeToString,
             ler_dot_intake_dot_v1_dot_intake__service__pb2.RecordOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOpportunityPosting(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ler.intake.v1.IntakeService/GetOpportunityPosting',
+            ler_dot_intake_dot_v1_dot_intake__service__pb2.GetOpportunityPostingRequest.SerializeToString,
+            ler_dot_intake_dot_v1_dot_intake__service__pb2.GetOpportunityPostingResponse.FromString,
             options,
             channel_credentials,
             insecure,

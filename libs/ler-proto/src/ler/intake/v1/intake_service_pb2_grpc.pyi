@@ -33,9 +33,11 @@ class IntakeServiceStub:
     against the opportunity, with an explanation and a redacted view for fair review.
 
     Provider calls are scoped to the authenticated provider: provider_id / the opportunity's or
-    application's provider must be the caller. GetOpportunity, ListOpportunities,
-    CreateApplicationChallenge and SubmitApplication are open to any authenticated caller (learners,
-    wallets) for OPEN opportunities. Errors carry ler.common.v1.ErrorDetail in the status details.
+    application's provider must be the caller; a provider never sees another provider's
+    opportunities or applications (they are NOT_FOUND / not listed). GetOpportunity,
+    ListOpportunities, CreateApplicationChallenge and SubmitApplication are open to
+    applicant-facing callers (learners, wallets) for OPEN opportunities; GetOpportunityPosting (the
+    public part of an OPEN opportunity) is open to anyone. Errors carry ler.common.v1.ErrorDetail in the status details.
     Besides the codes listed per RPC, any RPC may return UNAUTHENTICATED, PERMISSION_DENIED (the
     resource belongs to another provider), UNAVAILABLE, DEADLINE_EXCEEDED and INTERNAL.
     """
@@ -60,11 +62,11 @@ class IntakeServiceStub:
     """
     GetOpportunity: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.GetOpportunityRequest, _intake_service_pb2.GetOpportunityResponse]
     """Gets an opportunity.
-    Returns OK; NOT_FOUND when no such opportunity exists (or it is not OPEN and the caller is
-    not its provider).
+    Returns OK; NOT_FOUND when no such opportunity exists, it belongs to another provider, or
+    it is not OPEN and the caller is not its provider.
     """
     ListOpportunities: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.ListOpportunitiesRequest, _intake_service_pb2.ListOpportunitiesResponse]
-    """Lists opportunities, newest first.
+    """Lists opportunities, newest first (a provider: only its own).
     Returns OK; INVALID_ARGUMENT for a bad page size or token.
     """
     CreateApplicationChallenge: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.CreateApplicationChallengeRequest, _intake_service_pb2.CreateApplicationChallengeResponse]
@@ -77,7 +79,12 @@ class IntakeServiceStub:
     """Submits an application. Idempotent on (opportunity_id, idempotency_key): a repeat returns the
     first application. The evidence is verified and matched before the call returns when the
     verification service answers in time; otherwise the application is kept as SUBMITTED and
-    verified later (WatchApplications shows the change).
+    verified later by a background re-verifier with backoff, or FLAGGED with
+    FLAG_REASON_VERIFICATION_UNAVAILABLE after its bounded tries (WatchApplications shows the
+    change). A presentation whose challenge CreateApplicationChallenge did not issue for this
+    opportunity is FLAGGED with the failing check "presentation.challenge.opportunity". The
+    presentation is a Data Integrity VerifiablePresentation (JSON) or an SD-JWT VC with a Key
+    Binding JWT whose nonce and aud are the challenge and domain.
     Returns OK; INVALID_ARGUMENT for missing evidence, a presentation over 4 MiB, a share link
     URL that is not https, or missing applicant name or email; NOT_FOUND when no such
     opportunity exists; FAILED_PRECONDITION when it is closed, or the share link does not
@@ -111,6 +118,13 @@ class IntakeServiceStub:
     Returns OK; INVALID_ARGUMENT for an unspecified outcome; NOT_FOUND when the provider has no
     such application.
     """
+    GetOpportunityPosting: _grpc.UnaryUnaryMultiCallable[_intake_service_pb2.GetOpportunityPostingRequest, _intake_service_pb2.GetOpportunityPostingResponse]
+    """Reads the public posting of an OPEN opportunity: what an applicant (or a wallet planning a
+    career) needs to know to apply, and nothing private (no verification policy, trust list,
+    redaction policy or provider settings). Open to anyone: no bearer token is needed (a token
+    that is sent must still be valid).
+    Returns OK; NOT_FOUND when no such opportunity exists or it is not OPEN.
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -120,9 +134,11 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     against the opportunity, with an explanation and a redacted view for fair review.
 
     Provider calls are scoped to the authenticated provider: provider_id / the opportunity's or
-    application's provider must be the caller. GetOpportunity, ListOpportunities,
-    CreateApplicationChallenge and SubmitApplication are open to any authenticated caller (learners,
-    wallets) for OPEN opportunities. Errors carry ler.common.v1.ErrorDetail in the status details.
+    application's provider must be the caller; a provider never sees another provider's
+    opportunities or applications (they are NOT_FOUND / not listed). GetOpportunity,
+    ListOpportunities, CreateApplicationChallenge and SubmitApplication are open to
+    applicant-facing callers (learners, wallets) for OPEN opportunities; GetOpportunityPosting (the
+    public part of an OPEN opportunity) is open to anyone. Errors carry ler.common.v1.ErrorDetail in the status details.
     Besides the codes listed per RPC, any RPC may return UNAUTHENTICATED, PERMISSION_DENIED (the
     resource belongs to another provider), UNAVAILABLE, DEADLINE_EXCEEDED and INTERNAL.
     """
@@ -144,11 +160,11 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     """
     GetOpportunity: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.GetOpportunityRequest, _intake_service_pb2.GetOpportunityResponse]  # type: ignore[assignment]
     """Gets an opportunity.
-    Returns OK; NOT_FOUND when no such opportunity exists (or it is not OPEN and the caller is
-    not its provider).
+    Returns OK; NOT_FOUND when no such opportunity exists, it belongs to another provider, or
+    it is not OPEN and the caller is not its provider.
     """
     ListOpportunities: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.ListOpportunitiesRequest, _intake_service_pb2.ListOpportunitiesResponse]  # type: ignore[assignment]
-    """Lists opportunities, newest first.
+    """Lists opportunities, newest first (a provider: only its own).
     Returns OK; INVALID_ARGUMENT for a bad page size or token.
     """
     CreateApplicationChallenge: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.CreateApplicationChallengeRequest, _intake_service_pb2.CreateApplicationChallengeResponse]  # type: ignore[assignment]
@@ -161,7 +177,12 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     """Submits an application. Idempotent on (opportunity_id, idempotency_key): a repeat returns the
     first application. The evidence is verified and matched before the call returns when the
     verification service answers in time; otherwise the application is kept as SUBMITTED and
-    verified later (WatchApplications shows the change).
+    verified later by a background re-verifier with backoff, or FLAGGED with
+    FLAG_REASON_VERIFICATION_UNAVAILABLE after its bounded tries (WatchApplications shows the
+    change). A presentation whose challenge CreateApplicationChallenge did not issue for this
+    opportunity is FLAGGED with the failing check "presentation.challenge.opportunity". The
+    presentation is a Data Integrity VerifiablePresentation (JSON) or an SD-JWT VC with a Key
+    Binding JWT whose nonce and aud are the challenge and domain.
     Returns OK; INVALID_ARGUMENT for missing evidence, a presentation over 4 MiB, a share link
     URL that is not https, or missing applicant name or email; NOT_FOUND when no such
     opportunity exists; FAILED_PRECONDITION when it is closed, or the share link does not
@@ -195,6 +216,13 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     Returns OK; INVALID_ARGUMENT for an unspecified outcome; NOT_FOUND when the provider has no
     such application.
     """
+    GetOpportunityPosting: _aio.UnaryUnaryMultiCallable[_intake_service_pb2.GetOpportunityPostingRequest, _intake_service_pb2.GetOpportunityPostingResponse]  # type: ignore[assignment]
+    """Reads the public posting of an OPEN opportunity: what an applicant (or a wallet planning a
+    career) needs to know to apply, and nothing private (no verification policy, trust list,
+    redaction policy or provider settings). Open to anyone: no bearer token is needed (a token
+    that is sent must still be valid).
+    Returns OK; NOT_FOUND when no such opportunity exists or it is not OPEN.
+    """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     """IntakeService lets opportunity providers post opportunities and receive applications that
@@ -203,9 +231,11 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     against the opportunity, with an explanation and a redacted view for fair review.
 
     Provider calls are scoped to the authenticated provider: provider_id / the opportunity's or
-    application's provider must be the caller. GetOpportunity, ListOpportunities,
-    CreateApplicationChallenge and SubmitApplication are open to any authenticated caller (learners,
-    wallets) for OPEN opportunities. Errors carry ler.common.v1.ErrorDetail in the status details.
+    application's provider must be the caller; a provider never sees another provider's
+    opportunities or applications (they are NOT_FOUND / not listed). GetOpportunity,
+    ListOpportunities, CreateApplicationChallenge and SubmitApplication are open to
+    applicant-facing callers (learners, wallets) for OPEN opportunities; GetOpportunityPosting (the
+    public part of an OPEN opportunity) is open to anyone. Errors carry ler.common.v1.ErrorDetail in the status details.
     Besides the codes listed per RPC, any RPC may return UNAUTHENTICATED, PERMISSION_DENIED (the
     resource belongs to another provider), UNAVAILABLE, DEADLINE_EXCEEDED and INTERNAL.
     """
@@ -249,8 +279,8 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_intake_service_pb2.GetOpportunityResponse, _abc.Awaitable[_intake_service_pb2.GetOpportunityResponse]]:
         """Gets an opportunity.
-        Returns OK; NOT_FOUND when no such opportunity exists (or it is not OPEN and the caller is
-        not its provider).
+        Returns OK; NOT_FOUND when no such opportunity exists, it belongs to another provider, or
+        it is not OPEN and the caller is not its provider.
         """
 
     @_abc_1.abstractmethod
@@ -259,7 +289,7 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _intake_service_pb2.ListOpportunitiesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_intake_service_pb2.ListOpportunitiesResponse, _abc.Awaitable[_intake_service_pb2.ListOpportunitiesResponse]]:
-        """Lists opportunities, newest first.
+        """Lists opportunities, newest first (a provider: only its own).
         Returns OK; INVALID_ARGUMENT for a bad page size or token.
         """
 
@@ -284,7 +314,12 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         """Submits an application. Idempotent on (opportunity_id, idempotency_key): a repeat returns the
         first application. The evidence is verified and matched before the call returns when the
         verification service answers in time; otherwise the application is kept as SUBMITTED and
-        verified later (WatchApplications shows the change).
+        verified later by a background re-verifier with backoff, or FLAGGED with
+        FLAG_REASON_VERIFICATION_UNAVAILABLE after its bounded tries (WatchApplications shows the
+        change). A presentation whose challenge CreateApplicationChallenge did not issue for this
+        opportunity is FLAGGED with the failing check "presentation.challenge.opportunity". The
+        presentation is a Data Integrity VerifiablePresentation (JSON) or an SD-JWT VC with a Key
+        Binding JWT whose nonce and aud are the challenge and domain.
         Returns OK; INVALID_ARGUMENT for missing evidence, a presentation over 4 MiB, a share link
         URL that is not https, or missing applicant name or email; NOT_FOUND when no such
         opportunity exists; FAILED_PRECONDITION when it is closed, or the share link does not
@@ -347,6 +382,19 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         """Records the decision on an application (replacing an earlier one).
         Returns OK; INVALID_ARGUMENT for an unspecified outcome; NOT_FOUND when the provider has no
         such application.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOpportunityPosting(
+        self,
+        request: _intake_service_pb2.GetOpportunityPostingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_service_pb2.GetOpportunityPostingResponse, _abc.Awaitable[_intake_service_pb2.GetOpportunityPostingResponse]]:
+        """Reads the public posting of an OPEN opportunity: what an applicant (or a wallet planning a
+        career) needs to know to apply, and nothing private (no verification policy, trust list,
+        redaction policy or provider settings). Open to anyone: no bearer token is needed (a token
+        that is sent must still be valid).
+        Returns OK; NOT_FOUND when no such opportunity exists or it is not OPEN.
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -120,6 +120,10 @@ class _FlagReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FlagReason
     """A credential used as evidence was suspended after submission."""
     FLAG_REASON_BELOW_MINIMUM_LEVEL: _FlagReason.ValueType  # 4
     """The credentials do not show the opportunity's minimum education level."""
+    FLAG_REASON_VERIFICATION_UNAVAILABLE: _FlagReason.ValueType  # 5
+    """The verification service could not be reached after the bounded number of retries; the
+    evidence was never verified (re-submit, or ask the operator).
+    """
 
 class FlagReason(_FlagReason, metaclass=_FlagReasonEnumTypeWrapper):
     """FlagReason is why an application was flagged."""
@@ -133,6 +137,10 @@ FLAG_REASON_EVIDENCE_SUSPENDED: FlagReason.ValueType  # 3
 """A credential used as evidence was suspended after submission."""
 FLAG_REASON_BELOW_MINIMUM_LEVEL: FlagReason.ValueType  # 4
 """The credentials do not show the opportunity's minimum education level."""
+FLAG_REASON_VERIFICATION_UNAVAILABLE: FlagReason.ValueType  # 5
+"""The verification service could not be reached after the bounded number of retries; the
+evidence was never verified (re-submit, or ask the operator).
+"""
 Global___FlagReason: _TypeAlias = FlagReason  # noqa: Y015
 
 class _OutcomeKind:
@@ -168,6 +176,28 @@ OUTCOME_KIND_REJECTED: OutcomeKind.ValueType  # 4
 OUTCOME_KIND_WITHDRAWN: OutcomeKind.ValueType  # 5
 """Withdrawn by the applicant."""
 Global___OutcomeKind: _TypeAlias = OutcomeKind  # noqa: Y015
+
+class _SkillMatchVia:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SkillMatchViaEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SkillMatchVia.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SKILL_MATCH_VIA_UNSPECIFIED: _SkillMatchVia.ValueType  # 0
+    SKILL_MATCH_VIA_EXACT: _SkillMatchVia.ValueType  # 1
+    """A credential aligned to the required skill itself (same framework and code, or url)."""
+    SKILL_MATCH_VIA_EQUIVALENT: _SkillMatchVia.ValueType  # 2
+    """A credential aligned to one of the requirement's declared equivalents."""
+
+class SkillMatchVia(_SkillMatchVia, metaclass=_SkillMatchViaEnumTypeWrapper):
+    """SkillMatchVia is how a requirement was evidenced."""
+
+SKILL_MATCH_VIA_UNSPECIFIED: SkillMatchVia.ValueType  # 0
+SKILL_MATCH_VIA_EXACT: SkillMatchVia.ValueType  # 1
+"""A credential aligned to the required skill itself (same framework and code, or url)."""
+SKILL_MATCH_VIA_EQUIVALENT: SkillMatchVia.ValueType  # 2
+"""A credential aligned to one of the requirement's declared equivalents."""
+Global___SkillMatchVia: _TypeAlias = SkillMatchVia  # noqa: Y015
 
 class _ApplicationView:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -328,6 +358,8 @@ class Opportunity(_message.Message):
     OPENS_AT_FIELD_NUMBER: _builtins.int
     CLOSES_AT_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    SKILL_EQUIVALENTS_FIELD_NUMBER: _builtins.int
+    TRUSTED_ISSUER_IDS_FIELD_NUMBER: _builtins.int
     opportunity_id: _builtins.str
     """Server-assigned id, e.g. "opp_01J9ZE..."."""
     provider_id: _builtins.str
@@ -376,6 +408,20 @@ class Opportunity(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""
 
+    @_builtins.property
+    def skill_equivalents(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkillEquivalents]:
+        """Skills accepted in place of a required or preferred one (declared equivalents); each
+        entry's `skill` must be one of required_skills / preferred_skills. Evidence of an
+        equivalent counts for the requirement after an exact match (SkillMatch.via).
+        """
+
+    @_builtins.property
+    def trusted_issuer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Issuers (DIDs or URLs) whose credentials count for this opportunity; empty means every
+        issuer the provider's trust list accepts. A credential of another issuer still verifies
+        but does not count towards the match (a WARNING check "trust.opportunity" says so).
+        """
+
     def __init__(
         self,
         *,
@@ -395,14 +441,132 @@ class Opportunity(_message.Message):
         opens_at: _timestamp_pb2.Timestamp | None = ...,
         closes_at: _timestamp_pb2.Timestamp | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        skill_equivalents: _abc.Iterable[Global___SkillEquivalents] | None = ...,
+        trusted_issuer_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "created_at", b"created_at", "opens_at", b"opens_at", "redaction_policy", b"redaction_policy", "verification_policy", b"verification_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "created_at", b"created_at", "description", b"description", "kind", b"kind", "location", b"location", "minimum_education_level", b"minimum_education_level", "opens_at", b"opens_at", "opportunity_id", b"opportunity_id", "preferred_skills", b"preferred_skills", "provider_id", b"provider_id", "redaction_policy", b"redaction_policy", "required_skills", b"required_skills", "state", b"state", "title", b"title", "url", b"url", "verification_policy", b"verification_policy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "created_at", b"created_at", "description", b"description", "kind", b"kind", "location", b"location", "minimum_education_level", b"minimum_education_level", "opens_at", b"opens_at", "opportunity_id", b"opportunity_id", "preferred_skills", b"preferred_skills", "provider_id", b"provider_id", "redaction_policy", b"redaction_policy", "required_skills", b"required_skills", "skill_equivalents", b"skill_equivalents", "state", b"state", "title", b"title", "trusted_issuer_ids", b"trusted_issuer_ids", "url", b"url", "verification_policy", b"verification_policy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Opportunity: _TypeAlias = Opportunity  # noqa: Y015
+
+@_typing.final
+class SkillEquivalents(_message.Message):
+    """SkillEquivalents declares which other skills an opportunity accepts in place of one of its
+    skill requirements (e.g. the same competency in another framework). An applicant's evidence
+    aligned to an equivalent counts for the requirement, after an exact match.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKILL_FIELD_NUMBER: _builtins.int
+    EQUIVALENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def skill(self) -> _skills_pb2.SkillAlignment:
+        """The requirement's skill (as in Opportunity.required_skills / preferred_skills), matched by
+        the ler.common.v1.SkillAlignment identity rule (framework + code, else url).
+        """
+
+    @_builtins.property
+    def equivalents(self) -> _containers.RepeatedCompositeFieldContainer[_skills_pb2.SkillAlignment]:
+        """The skills accepted in its place."""
+
+    def __init__(
+        self,
+        *,
+        skill: _skills_pb2.SkillAlignment | None = ...,
+        equivalents: _abc.Iterable[_skills_pb2.SkillAlignment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["skill", b"skill"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["equivalents", b"equivalents", "skill", b"skill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkillEquivalents: _TypeAlias = SkillEquivalents  # noqa: Y015
+
+@_typing.final
+class OpportunityPosting(_message.Message):
+    """OpportunityPosting is the public part of an OPEN opportunity, as applicants see it
+    (IntakeService.GetOpportunityPosting). It deliberately carries none of the provider's settings:
+    no verification policy, trusted issuers, redaction policy or webhook details.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_ID_FIELD_NUMBER: _builtins.int
+    PROVIDER_NAME_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    REQUIRED_SKILLS_FIELD_NUMBER: _builtins.int
+    PREFERRED_SKILLS_FIELD_NUMBER: _builtins.int
+    SKILL_EQUIVALENTS_FIELD_NUMBER: _builtins.int
+    MINIMUM_EDUCATION_LEVEL_FIELD_NUMBER: _builtins.int
+    CLOSES_AT_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    """The opportunity."""
+    provider_id: _builtins.str
+    """The provider offering it."""
+    provider_name: _builtins.str
+    """The provider's display name."""
+    title: _builtins.str
+    """Title."""
+    description: _builtins.str
+    """Description (Markdown)."""
+    kind: Global___OpportunityKind.ValueType
+    """What kind of opportunity."""
+    location: _builtins.str
+    """Location, free text."""
+    url: _builtins.str
+    """Public page about it."""
+    minimum_education_level: _credential_pb2.EducationLevel.ValueType
+    """Minimum education level; UNSPECIFIED means none (skills only)."""
+    @_builtins.property
+    def required_skills(self) -> _containers.RepeatedCompositeFieldContainer[_skills_pb2.SkillRequirement]:
+        """Skills an applicant must evidence, with their weights."""
+
+    @_builtins.property
+    def preferred_skills(self) -> _containers.RepeatedCompositeFieldContainer[_skills_pb2.SkillRequirement]:
+        """Skills that count in an applicant's favour, with their weights."""
+
+    @_builtins.property
+    def skill_equivalents(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkillEquivalents]:
+        """Skills accepted in place of a required or preferred one."""
+
+    @_builtins.property
+    def closes_at(self) -> _timestamp_pb2.Timestamp:
+        """When it closes; unset means never."""
+
+    def __init__(
+        self,
+        *,
+        opportunity_id: _builtins.str = ...,
+        provider_id: _builtins.str = ...,
+        provider_name: _builtins.str = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        kind: Global___OpportunityKind.ValueType = ...,
+        location: _builtins.str = ...,
+        url: _builtins.str = ...,
+        required_skills: _abc.Iterable[_skills_pb2.SkillRequirement] | None = ...,
+        preferred_skills: _abc.Iterable[_skills_pb2.SkillRequirement] | None = ...,
+        skill_equivalents: _abc.Iterable[Global___SkillEquivalents] | None = ...,
+        minimum_education_level: _credential_pb2.EducationLevel.ValueType = ...,
+        closes_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "description", b"description", "kind", b"kind", "location", b"location", "minimum_education_level", b"minimum_education_level", "opportunity_id", b"opportunity_id", "preferred_skills", b"preferred_skills", "provider_id", b"provider_id", "provider_name", b"provider_name", "required_skills", b"required_skills", "skill_equivalents", b"skill_equivalents", "title", b"title", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityPosting: _TypeAlias = OpportunityPosting  # noqa: Y015
 
 @_typing.final
 class Applicant(_message.Message):
@@ -542,10 +706,14 @@ class SkillMatch(_message.Message):
     REQUIRED_FIELD_NUMBER: _builtins.int
     EVIDENCED_FIELD_NUMBER: _builtins.int
     CREDENTIAL_IDS_FIELD_NUMBER: _builtins.int
+    VIA_FIELD_NUMBER: _builtins.int
+    UNVERIFIED_CREDENTIAL_IDS_FIELD_NUMBER: _builtins.int
     required: _builtins.bool
     """True for a required skill, false for a preferred one."""
     evidenced: _builtins.bool
     """True when at least one verified credential evidences it."""
+    via: Global___SkillMatchVia.ValueType
+    """How the evidence matched; UNSPECIFIED when not evidenced."""
     @_builtins.property
     def requirement(self) -> _skills_pb2.SkillRequirement:
         """The requirement."""
@@ -554,6 +722,12 @@ class SkillMatch(_message.Message):
     def credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The credentials that evidence it (ids as in Application.evidence)."""
 
+    @_builtins.property
+    def unverified_credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Credentials that claim the skill but do not count: unverified, revoked, suspended or
+        from an issuer the opportunity does not trust. Shown to the reviewer, never scored.
+        """
+
     def __init__(
         self,
         *,
@@ -561,10 +735,12 @@ class SkillMatch(_message.Message):
         required: _builtins.bool = ...,
         evidenced: _builtins.bool = ...,
         credential_ids: _abc.Iterable[_builtins.str] | None = ...,
+        via: Global___SkillMatchVia.ValueType = ...,
+        unverified_credential_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["requirement", b"requirement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_ids", b"credential_ids", "evidenced", b"evidenced", "required", b"required", "requirement", b"requirement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_ids", b"credential_ids", "evidenced", b"evidenced", "required", b"required", "requirement", b"requirement", "unverified_credential_ids", b"unverified_credential_ids", "via", b"via"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

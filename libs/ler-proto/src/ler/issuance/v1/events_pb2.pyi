@@ -12,6 +12,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from ler.common.v1 import credential_pb2 as _credential_pb2
 from ler.common.v1 import error_pb2 as _error_pb2
 from ler.common.v1 import skills_pb2 as _skills_pb2
+from ler.issuance.v1 import issuance_service_pb2 as _issuance_service_pb2
 from ler.issuance.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
 import sys
@@ -63,6 +64,10 @@ class IssuanceRequested(_message.Message):
     re-checked by the consumer). Processing is idempotent on (issuer_id, record_id). A request
     that cannot be processed goes unchanged to `ler.issuance.requests.v1.dlq` with the reason in
     a header, and an IssuanceRequestResult with outcome REJECTED is published.
+
+    A request carries exactly one of `spec` (one AchievementCredential) and `clr` (a CLR 2.0
+    ClrCredential transcript); the record id of the key is that of the one given. (They are not a
+    oneof only because `spec` predates `clr`: moving a field into a oneof is not additive.)
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -70,15 +75,25 @@ class IssuanceRequested(_message.Message):
     ISSUER_ID_FIELD_NUMBER: _builtins.int
     SPEC_FIELD_NUMBER: _builtins.int
     REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLR_FIELD_NUMBER: _builtins.int
     issuer_id: _builtins.str
     """The issuing tenant."""
+    request_id: _builtins.str
+    """Optional correlation id chosen by the institution's system (at most 200 characters), echoed
+    unchanged in the request's IssuanceRequestResult so that it can match results to its runs.
+    """
     @_builtins.property
     def spec(self) -> _resources_pb2.CredentialSpec:
-        """What to issue to whom; spec.record_id is the idempotency key."""
+        """What to issue to whom; spec.record_id is the idempotency key. Unset when `clr` is set."""
 
     @_builtins.property
     def requested_at(self) -> _timestamp_pb2.Timestamp:
         """When the institution's system created the request."""
+
+    @_builtins.property
+    def clr(self) -> Global___ClrSpec:
+        """A CLR 2.0 transcript to issue instead of `spec`; clr.record_id is the idempotency key."""
 
     def __init__(
         self,
@@ -86,14 +101,82 @@ class IssuanceRequested(_message.Message):
         issuer_id: _builtins.str = ...,
         spec: _resources_pb2.CredentialSpec | None = ...,
         requested_at: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+        clr: Global___ClrSpec | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at", "spec", b"spec"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["clr", b"clr", "requested_at", b"requested_at", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuer_id", b"issuer_id", "requested_at", b"requested_at", "spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clr", b"clr", "issuer_id", b"issuer_id", "request_id", b"request_id", "requested_at", b"requested_at", "spec", b"spec"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IssuanceRequested: _TypeAlias = IssuanceRequested  # noqa: Y015
+
+@_typing.final
+class ClrSpec(_message.Message):
+    """ClrSpec is a CLR 2.0 ClrCredential requested over the topic: the same bundle as
+    IssuanceService.IssueClr, except that credentials issued before are referenced by their record
+    ids (the institution's own ids) rather than by credential ids. Idempotent on record_id: the
+    same record id always yields the same ClrCredential; different content under a used record id
+    is rejected with RECORD_ID_CONFLICT.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    PARTIAL_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_RECORD_IDS_FIELD_NUMBER: _builtins.int
+    ACHIEVEMENTS_FIELD_NUMBER: _builtins.int
+    CRYPTOSUITE_FIELD_NUMBER: _builtins.int
+    record_id: _builtins.str
+    """The institution's record id for the transcript itself (idempotency key). Required."""
+    name: _builtins.str
+    """Name of the CLR, e.g. "Official transcript, Fall 2026". Required."""
+    description: _builtins.str
+    """Description."""
+    partial: _builtins.bool
+    """True when the record is partial (CLR 2.0 `partial`): more achievements may follow."""
+    cryptosuite: _credential_pb2.Cryptosuite.ValueType
+    """Cryptosuite; UNSPECIFIED means the issuer's default. A CLR is always issued as LDP_VC."""
+    @_builtins.property
+    def subject(self) -> _resources_pb2.Subject:
+        """The learner; every bundled credential must be issued to the same subject."""
+
+    @_builtins.property
+    def credential_record_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Record ids of AchievementCredentials this issuer has already issued to the same learner, to
+        embed as signed. They must have been processed before this request (e.g. confirmed on the
+        results topic): an unknown record id rejects the request with NOT_FOUND.
+        """
+
+    @_builtins.property
+    def achievements(self) -> _containers.RepeatedCompositeFieldContainer[_issuance_service_pb2.ClrAchievement]:
+        """New achievements (template references or inline achievements, with results where given) to
+        issue now, each idempotent on its own record id, and embed.
+        """
+
+    def __init__(
+        self,
+        *,
+        record_id: _builtins.str = ...,
+        subject: _resources_pb2.Subject | None = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        partial: _builtins.bool = ...,
+        credential_record_ids: _abc.Iterable[_builtins.str] | None = ...,
+        achievements: _abc.Iterable[_issuance_service_pb2.ClrAchievement] | None = ...,
+        cryptosuite: _credential_pb2.Cryptosuite.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["achievements", b"achievements", "credential_record_ids", b"credential_record_ids", "cryptosuite", b"cryptosuite", "description", b"description", "name", b"name", "partial", b"partial", "record_id", b"record_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClrSpec: _TypeAlias = ClrSpec  # noqa: Y015
 
 @_typing.final
 class IssuanceRequestResult(_message.Message):
@@ -109,6 +192,9 @@ class IssuanceRequestResult(_message.Message):
     CREDENTIAL_ID_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     PROCESSED_AT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ISSUED_CREDENTIAL_IDS_FIELD_NUMBER: _builtins.int
     issuer_id: _builtins.str
     """The issuing tenant."""
     record_id: _builtins.str
@@ -117,6 +203,12 @@ class IssuanceRequestResult(_message.Message):
     """What happened."""
     credential_id: _builtins.str
     """The issued (or earlier) credential's id; empty when rejected."""
+    request_id: _builtins.str
+    """The request's request_id, echoed unchanged (empty when the request gave none or could not
+    be decoded).
+    """
+    kind: _credential_pb2.CredentialKind.ValueType
+    """What was requested: ACHIEVEMENT for `spec`, CLR for `clr`; UNSPECIFIED when undecodable."""
     @_builtins.property
     def error(self) -> _error_pb2.ErrorDetail:
         """Why it was rejected; unset otherwise. Never contains secrets."""
@@ -124,6 +216,10 @@ class IssuanceRequestResult(_message.Message):
     @_builtins.property
     def processed_at(self) -> _timestamp_pb2.Timestamp:
         """When it was processed."""
+
+    @_builtins.property
+    def issued_credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For a CLR: the ids of the AchievementCredentials issued (or replayed) for its achievements."""
 
     def __init__(
         self,
@@ -134,10 +230,13 @@ class IssuanceRequestResult(_message.Message):
         credential_id: _builtins.str = ...,
         error: _error_pb2.ErrorDetail | None = ...,
         processed_at: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+        kind: _credential_pb2.CredentialKind.ValueType = ...,
+        issued_credential_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "processed_at", b"processed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_id", b"credential_id", "error", b"error", "issuer_id", b"issuer_id", "outcome", b"outcome", "processed_at", b"processed_at", "record_id", b"record_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_id", b"credential_id", "error", b"error", "issued_credential_ids", b"issued_credential_ids", "issuer_id", b"issuer_id", "kind", b"kind", "outcome", b"outcome", "processed_at", b"processed_at", "record_id", b"record_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

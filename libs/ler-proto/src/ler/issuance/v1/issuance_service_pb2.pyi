@@ -425,6 +425,112 @@ class ListAchievementTemplatesResponse(_message.Message):
 Global___ListAchievementTemplatesResponse: _TypeAlias = ListAchievementTemplatesResponse  # noqa: Y015
 
 @_typing.final
+class SearchAchievementTemplatesRequest(_message.Message):
+    """Request of IssuanceService.SearchAchievementTemplates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKILLS_FIELD_NUMBER: _builtins.int
+    MAX_RESULTS_FIELD_NUMBER: _builtins.int
+    max_results: _builtins.int
+    """At most this many results; 0 means 50, more than 500 means 500."""
+    @_builtins.property
+    def skills(self) -> _containers.RepeatedCompositeFieldContainer[_skills_pb2.SkillAlignment]:
+        """The skills looked for (at least one, at most 100)."""
+
+    def __init__(
+        self,
+        *,
+        skills: _abc.Iterable[_skills_pb2.SkillAlignment] | None = ...,
+        max_results: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_results", b"max_results", "skills", b"skills"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchAchievementTemplatesRequest: _TypeAlias = SearchAchievementTemplatesRequest  # noqa: Y015
+
+@_typing.final
+class CatalogAchievement(_message.Message):
+    """CatalogAchievement is one issuer's achievement template as the public catalog shows it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEMPLATE_ID_FIELD_NUMBER: _builtins.int
+    ISSUER_ID_FIELD_NUMBER: _builtins.int
+    ISSUER_NAME_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ACHIEVEMENT_TYPE_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    ALIGNMENTS_FIELD_NUMBER: _builtins.int
+    MATCHED_SKILLS_FIELD_NUMBER: _builtins.int
+    template_id: _builtins.str
+    """The template id."""
+    issuer_id: _builtins.str
+    """The issuer that awards it."""
+    issuer_name: _builtins.str
+    """The issuer's display name."""
+    name: _builtins.str
+    """Name of the achievement."""
+    achievement_type: _credential_pb2.AchievementType.ValueType
+    """Its type."""
+    url: _builtins.str
+    """Public page about it (the criteria URL), if any."""
+    @_builtins.property
+    def alignments(self) -> _containers.RepeatedCompositeFieldContainer[_skills_pb2.SkillAlignment]:
+        """All the skills it is aligned to."""
+
+    @_builtins.property
+    def matched_skills(self) -> _containers.RepeatedCompositeFieldContainer[_skills_pb2.SkillAlignment]:
+        """Which of the requested skills it matches."""
+
+    def __init__(
+        self,
+        *,
+        template_id: _builtins.str = ...,
+        issuer_id: _builtins.str = ...,
+        issuer_name: _builtins.str = ...,
+        name: _builtins.str = ...,
+        achievement_type: _credential_pb2.AchievementType.ValueType = ...,
+        url: _builtins.str = ...,
+        alignments: _abc.Iterable[_skills_pb2.SkillAlignment] | None = ...,
+        matched_skills: _abc.Iterable[_skills_pb2.SkillAlignment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["achievement_type", b"achievement_type", "alignments", b"alignments", "issuer_id", b"issuer_id", "issuer_name", b"issuer_name", "matched_skills", b"matched_skills", "name", b"name", "template_id", b"template_id", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CatalogAchievement: _TypeAlias = CatalogAchievement  # noqa: Y015
+
+@_typing.final
+class SearchAchievementTemplatesResponse(_message.Message):
+    """Response of IssuanceService.SearchAchievementTemplates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACHIEVEMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def achievements(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogAchievement]:
+        """Matching achievements, those covering more of the requested skills first, then by name."""
+
+    def __init__(
+        self,
+        *,
+        achievements: _abc.Iterable[Global___CatalogAchievement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["achievements", b"achievements"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchAchievementTemplatesResponse: _TypeAlias = SearchAchievementTemplatesResponse  # noqa: Y015
+
+@_typing.final
 class IssueCredentialRequest(_message.Message):
     """Request of IssuanceService.IssueCredential."""
 

@@ -73,6 +73,11 @@ class IssuanceServiceStub:
                 request_serializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.ListAchievementTemplatesRequest.SerializeToString,
                 response_deserializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.ListAchievementTemplatesResponse.FromString,
                 _registered_method=True)
+        self.SearchAchievementTemplates = channel.unary_unary(
+                '/ler.issuance.v1.IssuanceService/SearchAchievementTemplates',
+                request_serializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.SearchAchievementTemplatesRequest.SerializeToString,
+                response_deserializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.SearchAchievementTemplatesResponse.FromString,
+                _registered_method=True)
         self.IssueCredential = channel.unary_unary(
                 '/ler.issuance.v1.IssuanceService/IssueCredential',
                 request_serializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.IssueCredentialRequest.SerializeToString,
@@ -172,6 +177,18 @@ class IssuanceServiceServicer:
     def ListAchievementTemplates(self, request, context):
         """Lists the issuer's achievement templates, newest first.
         Returns OK; INVALID_ARGUMENT for a bad page size or token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchAchievementTemplates(self, request, context):
+        """Searches the public catalog of achievements all registered issuers offer, by the skills they
+        evidence: templates with at least one alignment matching one of the given skills
+        (framework + code, case-insensitive, else url). Open to anyone: no bearer token is needed
+        (a token that is sent must still be valid). Only public data is returned.
+        Returns OK; INVALID_ARGUMENT when no skill is given, more than 100 are, or one has neither
+        a framework code nor a url.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -288,6 +305,11 @@ def add_IssuanceServiceServicer_to_server(servicer, server):
                     servicer.ListAchievementTemplates,
                     request_deserializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.ListAchievementTemplatesRequest.FromString,
                     response_serializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.ListAchievementTemplatesResponse.SerializeToString,
+            ),
+            'SearchAchievementTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchAchievementTemplates,
+                    request_deserializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.SearchAchievementTemplatesRequest.FromString,
+                    response_serializer=ler_dot_issuance_dot_v1_dot_issuance__service__pb2.SearchAchievementTemplatesResponse.SerializeToString,
             ),
             'IssueCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueCredential,
@@ -496,6 +518,33 @@ class IssuanceService:
             '/ler.issuance.v1.IssuanceService/ListAchievementTemplates',
             ler_dot_issuance_dot_v1_dot_issuance__service__pb2.ListAchievementTemplatesRequest.SerializeToString,
             ler_dot_issuance_dot_v1_dot_issuance__service__pb2.ListAchievementTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchAchievementTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ler.issuance.v1.IssuanceService/SearchAchievementTemplates',
+            ler_dot_issuance_dot_v1_dot_issuance__service__pb2.SearchAchievementTemplatesRequest.SerializeToString,
+            ler_dot_issuance_dot_v1_dot_issuance__service__pb2.SearchAchievementTemplatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

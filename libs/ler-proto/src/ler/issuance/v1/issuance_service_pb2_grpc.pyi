@@ -73,6 +73,14 @@ class IssuanceServiceStub:
     """Lists the issuer's achievement templates, newest first.
     Returns OK; INVALID_ARGUMENT for a bad page size or token.
     """
+    SearchAchievementTemplates: _grpc.UnaryUnaryMultiCallable[_issuance_service_pb2.SearchAchievementTemplatesRequest, _issuance_service_pb2.SearchAchievementTemplatesResponse]
+    """Searches the public catalog of achievements all registered issuers offer, by the skills they
+    evidence: templates with at least one alignment matching one of the given skills
+    (framework + code, case-insensitive, else url). Open to anyone: no bearer token is needed
+    (a token that is sent must still be valid). Only public data is returned.
+    Returns OK; INVALID_ARGUMENT when no skill is given, more than 100 are, or one has neither
+    a framework code nor a url.
+    """
     IssueCredential: _grpc.UnaryUnaryMultiCallable[_issuance_service_pb2.IssueCredentialRequest, _issuance_service_pb2.IssueCredentialResponse]
     """Issues one AchievementCredential. Idempotent on (issuer_id, spec.record_id): repeating a
     request returns the credential issued the first time (replayed = true) and signs nothing.
@@ -169,6 +177,14 @@ class IssuanceServiceAsyncStub(IssuanceServiceStub):
     ListAchievementTemplates: _aio.UnaryUnaryMultiCallable[_issuance_service_pb2.ListAchievementTemplatesRequest, _issuance_service_pb2.ListAchievementTemplatesResponse]  # type: ignore[assignment]
     """Lists the issuer's achievement templates, newest first.
     Returns OK; INVALID_ARGUMENT for a bad page size or token.
+    """
+    SearchAchievementTemplates: _aio.UnaryUnaryMultiCallable[_issuance_service_pb2.SearchAchievementTemplatesRequest, _issuance_service_pb2.SearchAchievementTemplatesResponse]  # type: ignore[assignment]
+    """Searches the public catalog of achievements all registered issuers offer, by the skills they
+    evidence: templates with at least one alignment matching one of the given skills
+    (framework + code, case-insensitive, else url). Open to anyone: no bearer token is needed
+    (a token that is sent must still be valid). Only public data is returned.
+    Returns OK; INVALID_ARGUMENT when no skill is given, more than 100 are, or one has neither
+    a framework code nor a url.
     """
     IssueCredential: _aio.UnaryUnaryMultiCallable[_issuance_service_pb2.IssueCredentialRequest, _issuance_service_pb2.IssueCredentialResponse]  # type: ignore[assignment]
     """Issues one AchievementCredential. Idempotent on (issuer_id, spec.record_id): repeating a
@@ -299,6 +315,20 @@ class IssuanceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_issuance_service_pb2.ListAchievementTemplatesResponse, _abc.Awaitable[_issuance_service_pb2.ListAchievementTemplatesResponse]]:
         """Lists the issuer's achievement templates, newest first.
         Returns OK; INVALID_ARGUMENT for a bad page size or token.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchAchievementTemplates(
+        self,
+        request: _issuance_service_pb2.SearchAchievementTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_issuance_service_pb2.SearchAchievementTemplatesResponse, _abc.Awaitable[_issuance_service_pb2.SearchAchievementTemplatesResponse]]:
+        """Searches the public catalog of achievements all registered issuers offer, by the skills they
+        evidence: templates with at least one alignment matching one of the given skills
+        (framework + code, case-insensitive, else url). Open to anyone: no bearer token is needed
+        (a token that is sent must still be valid). Only public data is returned.
+        Returns OK; INVALID_ARGUMENT when no skill is given, more than 100 are, or one has neither
+        a framework code nor a url.
         """
 
     @_abc_1.abstractmethod

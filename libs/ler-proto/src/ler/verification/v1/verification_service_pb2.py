@@ -31,7 +31,7 @@ from ler.common.v1 import tenant_pb2 as ler_dot_common_dot_v1_dot_tenant__pb2
 from ler.common.v1 import verification_report_pb2 as ler_dot_common_dot_v1_dot_verification__report__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.ler/verification/v1/verification_service.proto\x12\x13ler.verification.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eler/common/v1/credential.proto\x1a\x19ler/common/v1/error.proto\x1a\x1aler/common/v1/paging.proto\x1a\x1aler/common/v1/tenant.proto\x1a\'ler/common/v1/verification_report.proto\"\xbd\x01\n\x17VerifyCredentialRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x12\n\ncredential\x18\x02 \x01(\x0c\x12/\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1f.ler.common.v1.CredentialFormat\x12\x31\n\x06policy\x18\x04 \x01(\x0b\x32!.ler.common.v1.VerificationPolicy\"\x83\x01\n\x18VerifyCredentialResponse\x12\x31\n\x06report\x18\x01 \x01(\x0b\x32!.ler.common.v1.VerificationReport\x12\x34\n\ncredential\x18\x02 \x01(\x0b\x32 .ler.common.v1.CredentialSummary\"\xf6\x01\n\x19VerifyPresentationRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x14\n\x0cpresentation\x18\x02 \x01(\x0c\x12/\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1f.ler.common.v1.CredentialFormat\x12\x1a\n\x12\x65xpected_challenge\x18\x04 \x01(\t\x12\x17\n\x0f\x65xpected_domain\x18\x05 \x01(\t\x12\x31\n\x06policy\x18\x06 \x01(\x0b\x32!.ler.common.v1.VerificationPolicy\"\x99\x01\n\x1aVerifyPresentationResponse\x12\x31\n\x06report\x18\x01 \x01(\x0b\x32!.ler.common.v1.VerificationReport\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x35\n\x0b\x63redentials\x18\x03 \x03(\x0b\x32 .ler.common.v1.CredentialSummary\"\xc1\x01\n\x13VerifyStreamRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x42\n\ncredential\x18\x02 \x01(\x0b\x32,.ler.verification.v1.VerifyCredentialRequestH\x00\x12\x46\n\x0cpresentation\x18\x03 \x01(\x0b\x32..ler.verification.v1.VerifyPresentationRequestH\x00\x42\x06\n\x04item\"\xf3\x01\n\x14VerifyStreamResponse\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x43\n\ncredential\x18\x02 \x01(\x0b\x32-.ler.verification.v1.VerifyCredentialResponseH\x00\x12G\n\x0cpresentation\x18\x03 \x01(\x0b\x32/.ler.verification.v1.VerifyPresentationResponseH\x00\x12+\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.ler.common.v1.ErrorDetailH\x00\x42\x08\n\x06result\"|\n\x16\x43reateChallengeRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12&\n\x03ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"l\n\x17\x43reateChallengeResponse\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\rTrustedIssuer\x12\x11\n\tissuer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63\x63reditations\x18\x03 \x03(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"y\n\x17PutTrustedIssuerRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x32\n\x06issuer\x18\x02 \x01(\x0b\x32\".ler.verification.v1.TrustedIssuer\"_\n\x18PutTrustedIssuerResponse\x12\x32\n\x06issuer\x18\x01 \x01(\x0b\x32\".ler.verification.v1.TrustedIssuer\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"[\n\x1aRemoveTrustedIssuerRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x11\n\tissuer_id\x18\x02 \x01(\t\"\x1d\n\x1bRemoveTrustedIssuerResponse\"\x88\x01\n\x19ListTrustedIssuersRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12(\n\x04page\x18\x02 \x01(\x0b\x32\x1a.ler.common.v1.PageRequest\x12\x15\n\raccreditation\x18\x03 \x01(\t\"|\n\x1aListTrustedIssuersResponse\x12\x33\n\x07issuers\x18\x01 \x03(\x0b\x32\".ler.verification.v1.TrustedIssuer\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.ler.common.v1.PageResponse2\xb6\x06\n\x13VerificationService\x12o\n\x10VerifyCredential\x12,.ler.verification.v1.VerifyCredentialRequest\x1a-.ler.verification.v1.VerifyCredentialResponse\x12u\n\x12VerifyPresentation\x12..ler.verification.v1.VerifyPresentationRequest\x1a/.ler.verification.v1.VerifyPresentationResponse\x12g\n\x0cVerifyStream\x12(.ler.verification.v1.VerifyStreamRequest\x1a).ler.verification.v1.VerifyStreamResponse(\x01\x30\x01\x12l\n\x0f\x43reateChallenge\x12+.ler.verification.v1.CreateChallengeRequest\x1a,.ler.verification.v1.CreateChallengeResponse\x12o\n\x10PutTrustedIssuer\x12,.ler.verification.v1.PutTrustedIssuerRequest\x1a-.ler.verification.v1.PutTrustedIssuerResponse\x12x\n\x13RemoveTrustedIssuer\x12/.ler.verification.v1.RemoveTrustedIssuerRequest\x1a\x30.ler.verification.v1.RemoveTrustedIssuerResponse\x12u\n\x12ListTrustedIssuers\x12..ler.verification.v1.ListTrustedIssuersRequest\x1a/.ler.verification.v1.ListTrustedIssuersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.ler/verification/v1/verification_service.proto\x12\x13ler.verification.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eler/common/v1/credential.proto\x1a\x19ler/common/v1/error.proto\x1a\x1aler/common/v1/paging.proto\x1a\x1aler/common/v1/tenant.proto\x1a\'ler/common/v1/verification_report.proto\"\x91\x02\n\x17VerifyCredentialRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x12\n\ncredential\x18\x02 \x01(\x0c\x12/\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1f.ler.common.v1.CredentialFormat\x12\x31\n\x06policy\x18\x04 \x01(\x0b\x32!.ler.common.v1.VerificationPolicy\x12\x36\n\x12status_fresh_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12trusted_issuer_ids\x18\x06 \x03(\t\"\x83\x01\n\x18VerifyCredentialResponse\x12\x31\n\x06report\x18\x01 \x01(\x0b\x32!.ler.common.v1.VerificationReport\x12\x34\n\ncredential\x18\x02 \x01(\x0b\x32 .ler.common.v1.CredentialSummary\"\xca\x02\n\x19VerifyPresentationRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x14\n\x0cpresentation\x18\x02 \x01(\x0c\x12/\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1f.ler.common.v1.CredentialFormat\x12\x1a\n\x12\x65xpected_challenge\x18\x04 \x01(\t\x12\x17\n\x0f\x65xpected_domain\x18\x05 \x01(\t\x12\x31\n\x06policy\x18\x06 \x01(\x0b\x32!.ler.common.v1.VerificationPolicy\x12\x36\n\x12status_fresh_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12trusted_issuer_ids\x18\x08 \x03(\t\"\x99\x01\n\x1aVerifyPresentationResponse\x12\x31\n\x06report\x18\x01 \x01(\x0b\x32!.ler.common.v1.VerificationReport\x12\x11\n\tholder_id\x18\x02 \x01(\t\x12\x35\n\x0b\x63redentials\x18\x03 \x03(\x0b\x32 .ler.common.v1.CredentialSummary\"\xc1\x01\n\x13VerifyStreamRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x42\n\ncredential\x18\x02 \x01(\x0b\x32,.ler.verification.v1.VerifyCredentialRequestH\x00\x12\x46\n\x0cpresentation\x18\x03 \x01(\x0b\x32..ler.verification.v1.VerifyPresentationRequestH\x00\x42\x06\n\x04item\"\xf3\x01\n\x14VerifyStreamResponse\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x43\n\ncredential\x18\x02 \x01(\x0b\x32-.ler.verification.v1.VerifyCredentialResponseH\x00\x12G\n\x0cpresentation\x18\x03 \x01(\x0b\x32/.ler.verification.v1.VerifyPresentationResponseH\x00\x12+\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.ler.common.v1.ErrorDetailH\x00\x42\x08\n\x06result\"|\n\x16\x43reateChallengeRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12&\n\x03ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"l\n\x17\x43reateChallengeResponse\x12\x11\n\tchallenge\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\rTrustedIssuer\x12\x11\n\tissuer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63\x63reditations\x18\x03 \x03(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"y\n\x17PutTrustedIssuerRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x32\n\x06issuer\x18\x02 \x01(\x0b\x32\".ler.verification.v1.TrustedIssuer\"_\n\x18PutTrustedIssuerResponse\x12\x32\n\x06issuer\x18\x01 \x01(\x0b\x32\".ler.verification.v1.TrustedIssuer\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"[\n\x1aRemoveTrustedIssuerRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12\x11\n\tissuer_id\x18\x02 \x01(\t\"\x1d\n\x1bRemoveTrustedIssuerResponse\"\x88\x01\n\x19ListTrustedIssuersRequest\x12*\n\x08verifier\x18\x01 \x01(\x0b\x32\x18.ler.common.v1.TenantRef\x12(\n\x04page\x18\x02 \x01(\x0b\x32\x1a.ler.common.v1.PageRequest\x12\x15\n\raccreditation\x18\x03 \x01(\t\"|\n\x1aListTrustedIssuersResponse\x12\x33\n\x07issuers\x18\x01 \x03(\x0b\x32\".ler.verification.v1.TrustedIssuer\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.ler.common.v1.PageResponse2\xb6\x06\n\x13VerificationService\x12o\n\x10VerifyCredential\x12,.ler.verification.v1.VerifyCredentialRequest\x1a-.ler.verification.v1.VerifyCredentialResponse\x12u\n\x12VerifyPresentation\x12..ler.verification.v1.VerifyPresentationRequest\x1a/.ler.verification.v1.VerifyPresentationResponse\x12g\n\x0cVerifyStream\x12(.ler.verification.v1.VerifyStreamRequest\x1a).ler.verification.v1.VerifyStreamResponse(\x01\x30\x01\x12l\n\x0f\x43reateChallenge\x12+.ler.verification.v1.CreateChallengeRequest\x1a,.ler.verification.v1.CreateChallengeResponse\x12o\n\x10PutTrustedIssuer\x12,.ler.verification.v1.PutTrustedIssuerRequest\x1a-.ler.verification.v1.PutTrustedIssuerResponse\x12x\n\x13RemoveTrustedIssuer\x12/.ler.verification.v1.RemoveTrustedIssuerRequest\x1a\x30.ler.verification.v1.RemoveTrustedIssuerResponse\x12u\n\x12ListTrustedIssuers\x12..ler.verification.v1.ListTrustedIssuersRequest\x1a/.ler.verification.v1.ListTrustedIssuersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,35 +39,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ler.verification.v1.verific
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERIFYCREDENTIALREQUEST']._serialized_start=293
-  _globals['_VERIFYCREDENTIALREQUEST']._serialized_end=482
-  _globals['_VERIFYCREDENTIALRESPONSE']._serialized_start=485
-  _globals['_VERIFYCREDENTIALRESPONSE']._serialized_end=616
-  _globals['_VERIFYPRESENTATIONREQUEST']._serialized_start=619
-  _globals['_VERIFYPRESENTATIONREQUEST']._serialized_end=865
-  _globals['_VERIFYPRESENTATIONRESPONSE']._serialized_start=868
-  _globals['_VERIFYPRESENTATIONRESPONSE']._serialized_end=1021
-  _globals['_VERIFYSTREAMREQUEST']._serialized_start=1024
-  _globals['_VERIFYSTREAMREQUEST']._serialized_end=1217
-  _globals['_VERIFYSTREAMRESPONSE']._serialized_start=1220
-  _globals['_VERIFYSTREAMRESPONSE']._serialized_end=1463
-  _globals['_CREATECHALLENGEREQUEST']._serialized_start=1465
-  _globals['_CREATECHALLENGEREQUEST']._serialized_end=1589
-  _globals['_CREATECHALLENGERESPONSE']._serialized_start=1591
-  _globals['_CREATECHALLENGERESPONSE']._serialized_end=1699
-  _globals['_TRUSTEDISSUER']._serialized_start=1702
-  _globals['_TRUSTEDISSUER']._serialized_end=1836
-  _globals['_PUTTRUSTEDISSUERREQUEST']._serialized_start=1838
-  _globals['_PUTTRUSTEDISSUERREQUEST']._serialized_end=1959
-  _globals['_PUTTRUSTEDISSUERRESPONSE']._serialized_start=1961
-  _globals['_PUTTRUSTEDISSUERRESPONSE']._serialized_end=2056
-  _globals['_REMOVETRUSTEDISSUERREQUEST']._serialized_start=2058
-  _globals['_REMOVETRUSTEDISSUERREQUEST']._serialized_end=2149
-  _globals['_REMOVETRUSTEDISSUERRESPONSE']._serialized_start=2151
-  _globals['_REMOVETRUSTEDISSUERRESPONSE']._serialized_end=2180
-  _globals['_LISTTRUSTEDISSUERSREQUEST']._serialized_start=2183
-  _globals['_LISTTRUSTEDISSUERSREQUEST']._serialized_end=2319
-  _globals['_LISTTRUSTEDISSUERSRESPONSE']._serialized_start=2321
-  _globals['_LISTTRUSTEDISSUERSRESPONSE']._serialized_end=2445
-  _globals['_VERIFICATIONSERVICE']._serialized_start=2448
-  _globals['_VERIFICATIONSERVICE']._serialized_end=3270
+  _globals['_VERIFYCREDENTIALREQUEST']._serialized_end=566
+  _globals['_VERIFYCREDENTIALRESPONSE']._serialized_start=569
+  _globals['_VERIFYCREDENTIALRESPONSE']._serialized_end=700
+  _globals['_VERIFYPRESENTATIONREQUEST']._serialized_start=703
+  _globals['_VERIFYPRESENTATIONREQUEST']._serialized_end=1033
+  _globals['_VERIFYPRESENTATIONRESPONSE']._serialized_start=1036
+  _globals['_VERIFYPRESENTATIONRESPONSE']._serialized_end=1189
+  _globals['_VERIFYSTREAMREQUEST']._serialized_start=1192
+  _globals['_VERIFYSTREAMREQUEST']._serialized_end=1385
+  _globals['_VERIFYSTREAMRESPONSE']._serialized_start=1388
+  _globals['_VERIFYSTREAMRESPONSE']._serialized_end=1631
+  _globals['_CREATECHALLENGEREQUEST']._serialized_start=1633
+  _globals['_CREATECHALLENGEREQUEST']._serialized_end=1757
+  _globals['_CREATECHALLENGERESPONSE']._serialized_start=1759
+  _globals['_CREATECHALLENGERESPONSE']._serialized_end=1867
+  _globals['_TRUSTEDISSUER']._serialized_start=1870
+  _globals['_TRUSTEDISSUER']._serialized_end=2004
+  _globals['_PUTTRUSTEDISSUERREQUEST']._serialized_start=2006
+  _globals['_PUTTRUSTEDISSUERREQUEST']._serialized_end=2127
+  _globals['_PUTTRUSTEDISSUERRESPONSE']._serialized_start=2129
+  _globals['_PUTTRUSTEDISSUERRESPONSE']._serialized_end=2224
+  _globals['_REMOVETRUSTEDISSUERREQUEST']._serialized_start=2226
+  _globals['_REMOVETRUSTEDISSUERREQUEST']._serialized_end=2317
+  _globals['_REMOVETRUSTEDISSUERRESPONSE']._serialized_start=2319
+  _globals['_REMOVETRUSTEDISSUERRESPONSE']._serialized_end=2348
+  _globals['_LISTTRUSTEDISSUERSREQUEST']._serialized_start=2351
+  _globals['_LISTTRUSTEDISSUERSREQUEST']._serialized_end=2487
+  _globals['_LISTTRUSTEDISSUERSRESPONSE']._serialized_start=2489
+  _globals['_LISTTRUSTEDISSUERSRESPONSE']._serialized_end=2613
+  _globals['_VERIFICATIONSERVICE']._serialized_start=2616
+  _globals['_VERIFICATIONSERVICE']._serialized_end=3438
 # @@protoc_insertion_point(module_scope)

@@ -35,6 +35,8 @@ class VerifyCredentialRequest(_message.Message):
     CREDENTIAL_FIELD_NUMBER: _builtins.int
     FORMAT_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
+    STATUS_FRESH_AFTER_FIELD_NUMBER: _builtins.int
+    TRUSTED_ISSUER_IDS_FIELD_NUMBER: _builtins.int
     credential: _builtins.bytes
     """The credential: JSON bytes, or a compact SD-JWT."""
     format: _credential_pb2.CredentialFormat.ValueType
@@ -47,6 +49,22 @@ class VerifyCredentialRequest(_message.Message):
     def policy(self) -> _verification_report_pb2.VerificationPolicy:
         """How strict to be; unset is strictest."""
 
+    @_builtins.property
+    def status_fresh_after(self) -> _timestamp_pb2.Timestamp:
+        """How fresh the status information must be: status lists cached before this instant are
+        fetched again from the issuer. A caller reacting to a status event (e.g. intake's
+        CredentialStatusChanged consumer) passes the event's time, so the answer reflects the
+        change whether or not this service has consumed the same event yet. An instant in the
+        future is treated as now. Unset means any cached list within its TTL is acceptable.
+        """
+
+    @_builtins.property
+    def trusted_issuer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Issuers (DIDs or URLs) trusted for this call in addition to the verifier's trust list,
+        e.g. the issuers an intake opportunity names. At most 100, each at most 1024 characters.
+        Ignored when the policy requires accreditations (only trust list entries carry labels).
+        """
+
     def __init__(
         self,
         *,
@@ -54,10 +72,12 @@ class VerifyCredentialRequest(_message.Message):
         credential: _builtins.bytes = ...,
         format: _credential_pb2.CredentialFormat.ValueType = ...,
         policy: _verification_report_pb2.VerificationPolicy | None = ...,
+        status_fresh_after: _timestamp_pb2.Timestamp | None = ...,
+        trusted_issuer_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "verifier", b"verifier"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "status_fresh_after", b"status_fresh_after", "verifier", b"verifier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "format", b"format", "policy", b"policy", "verifier", b"verifier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "format", b"format", "policy", b"policy", "status_fresh_after", b"status_fresh_after", "trusted_issuer_ids", b"trusted_issuer_ids", "verifier", b"verifier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -105,6 +125,8 @@ class VerifyPresentationRequest(_message.Message):
     EXPECTED_CHALLENGE_FIELD_NUMBER: _builtins.int
     EXPECTED_DOMAIN_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
+    STATUS_FRESH_AFTER_FIELD_NUMBER: _builtins.int
+    TRUSTED_ISSUER_IDS_FIELD_NUMBER: _builtins.int
     presentation: _builtins.bytes
     """The presentation: JSON VerifiablePresentation bytes, or an SD-JWT with a Key Binding JWT."""
     format: _credential_pb2.CredentialFormat.ValueType
@@ -121,6 +143,22 @@ class VerifyPresentationRequest(_message.Message):
     def policy(self) -> _verification_report_pb2.VerificationPolicy:
         """How strict to be; unset is strictest."""
 
+    @_builtins.property
+    def status_fresh_after(self) -> _timestamp_pb2.Timestamp:
+        """How fresh the status information must be: status lists cached before this instant are
+        fetched again from the issuer. A caller reacting to a status event (e.g. intake's
+        CredentialStatusChanged consumer) passes the event's time, so the answer reflects the
+        change whether or not this service has consumed the same event yet. An instant in the
+        future is treated as now. Unset means any cached list within its TTL is acceptable.
+        """
+
+    @_builtins.property
+    def trusted_issuer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Issuers (DIDs or URLs) trusted for this call in addition to the verifier's trust list,
+        e.g. the issuers an intake opportunity names. At most 100, each at most 1024 characters.
+        Ignored when the policy requires accreditations (only trust list entries carry labels).
+        """
+
     def __init__(
         self,
         *,
@@ -130,10 +168,12 @@ class VerifyPresentationRequest(_message.Message):
         expected_challenge: _builtins.str = ...,
         expected_domain: _builtins.str = ...,
         policy: _verification_report_pb2.VerificationPolicy | None = ...,
+        status_fresh_after: _timestamp_pb2.Timestamp | None = ...,
+        trusted_issuer_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "verifier", b"verifier"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "status_fresh_after", b"status_fresh_after", "verifier", b"verifier"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_challenge", b"expected_challenge", "expected_domain", b"expected_domain", "format", b"format", "policy", b"policy", "presentation", b"presentation", "verifier", b"verifier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_challenge", b"expected_challenge", "expected_domain", b"expected_domain", "format", b"format", "policy", b"policy", "presentation", b"presentation", "status_fresh_after", b"status_fresh_after", "trusted_issuer_ids", b"trusted_issuer_ids", "verifier", b"verifier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

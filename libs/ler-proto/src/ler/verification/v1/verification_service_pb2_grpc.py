@@ -98,7 +98,8 @@ class VerificationServiceServicer:
 
     def VerifyCredential(self, request, context):
         """Verifies one credential and reports every check.
-        Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB.
+        Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB,
+        or trusted_issuer_ids breaks its limits.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,7 +111,8 @@ class VerificationServiceServicer:
         (replay), and every credential it carries. A challenge is spent by its first use, whatever
         the verdict.
         Returns OK with the report; INVALID_ARGUMENT when `presentation` is empty or larger than
-        4 MiB, or expected_challenge or expected_domain is empty.
+        4 MiB, expected_challenge or expected_domain is empty, or trusted_issuer_ids breaks its
+        limits.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

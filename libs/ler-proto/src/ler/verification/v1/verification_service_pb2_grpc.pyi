@@ -46,7 +46,8 @@ class VerificationServiceStub:
     def __new__(cls, channel: _aio.Channel) -> VerificationServiceAsyncStub: ...
     VerifyCredential: _grpc.UnaryUnaryMultiCallable[_verification_service_pb2.VerifyCredentialRequest, _verification_service_pb2.VerifyCredentialResponse]
     """Verifies one credential and reports every check.
-    Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB.
+    Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB,
+    or trusted_issuer_ids breaks its limits.
     """
     VerifyPresentation: _grpc.UnaryUnaryMultiCallable[_verification_service_pb2.VerifyPresentationRequest, _verification_service_pb2.VerifyPresentationResponse]
     """Verifies a presentation: its own proof, holder binding, the expected challenge and domain,
@@ -54,7 +55,8 @@ class VerificationServiceStub:
     (replay), and every credential it carries. A challenge is spent by its first use, whatever
     the verdict.
     Returns OK with the report; INVALID_ARGUMENT when `presentation` is empty or larger than
-    4 MiB, or expected_challenge or expected_domain is empty.
+    4 MiB, expected_challenge or expected_domain is empty, or trusted_issuer_ids breaks its
+    limits.
     """
     VerifyStream: _grpc.StreamStreamMultiCallable[_verification_service_pb2.VerifyStreamRequest, _verification_service_pb2.VerifyStreamResponse]
     """Verifies a stream of credentials and presentations. Each request carries the client's
@@ -98,7 +100,8 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     VerifyCredential: _aio.UnaryUnaryMultiCallable[_verification_service_pb2.VerifyCredentialRequest, _verification_service_pb2.VerifyCredentialResponse]  # type: ignore[assignment]
     """Verifies one credential and reports every check.
-    Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB.
+    Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB,
+    or trusted_issuer_ids breaks its limits.
     """
     VerifyPresentation: _aio.UnaryUnaryMultiCallable[_verification_service_pb2.VerifyPresentationRequest, _verification_service_pb2.VerifyPresentationResponse]  # type: ignore[assignment]
     """Verifies a presentation: its own proof, holder binding, the expected challenge and domain,
@@ -106,7 +109,8 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     (replay), and every credential it carries. A challenge is spent by its first use, whatever
     the verdict.
     Returns OK with the report; INVALID_ARGUMENT when `presentation` is empty or larger than
-    4 MiB, or expected_challenge or expected_domain is empty.
+    4 MiB, expected_challenge or expected_domain is empty, or trusted_issuer_ids breaks its
+    limits.
     """
     VerifyStream: _aio.StreamStreamMultiCallable[_verification_service_pb2.VerifyStreamRequest, _verification_service_pb2.VerifyStreamResponse]  # type: ignore[assignment]
     """Verifies a stream of credentials and presentations. Each request carries the client's
@@ -153,7 +157,8 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_verification_service_pb2.VerifyCredentialResponse, _abc.Awaitable[_verification_service_pb2.VerifyCredentialResponse]]:
         """Verifies one credential and reports every check.
-        Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB.
+        Returns OK with the report; INVALID_ARGUMENT when `credential` is empty or larger than 1 MiB,
+        or trusted_issuer_ids breaks its limits.
         """
 
     @_abc_1.abstractmethod
@@ -167,7 +172,8 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         (replay), and every credential it carries. A challenge is spent by its first use, whatever
         the verdict.
         Returns OK with the report; INVALID_ARGUMENT when `presentation` is empty or larger than
-        4 MiB, or expected_challenge or expected_domain is empty.
+        4 MiB, expected_challenge or expected_domain is empty, or trusted_issuer_ids breaks its
+        limits.
         """
 
     @_abc_1.abstractmethod

@@ -33,6 +33,8 @@ class _ShareChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ShareCha
     """A share link was created."""
     SHARE_CHANNEL_PRESENTATION: _ShareChannel.ValueType  # 2
     """A presentation was created for a verifier."""
+    SHARE_CHANNEL_OPENID4VP: _ShareChannel.ValueType  # 3
+    """An answer to a verifier's OpenID4VP authorization request (domain = its client_id)."""
 
 class ShareChannel(_ShareChannel, metaclass=_ShareChannelEnumTypeWrapper):
     """ShareChannel is how credentials were shared."""
@@ -42,6 +44,8 @@ SHARE_CHANNEL_SHARE_LINK: ShareChannel.ValueType  # 1
 """A share link was created."""
 SHARE_CHANNEL_PRESENTATION: ShareChannel.ValueType  # 2
 """A presentation was created for a verifier."""
+SHARE_CHANNEL_OPENID4VP: ShareChannel.ValueType  # 3
+"""An answer to a verifier's OpenID4VP authorization request (domain = its client_id)."""
 Global___ShareChannel: _TypeAlias = ShareChannel  # noqa: Y015
 
 @_typing.final
@@ -151,7 +155,7 @@ class CredentialShared(_message.Message):
     share_link_id: _builtins.str
     """The share link, for SHARE_LINK."""
     domain: _builtins.str
-    """The verifier's domain, for PRESENTATION."""
+    """The verifier's domain, for PRESENTATION; its client_id, for OPENID4VP."""
     @_builtins.property
     def credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Ids of the shared credentials."""

@@ -116,6 +116,8 @@ class _AccessOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AccessO
     """Refused: the link was revoked."""
     ACCESS_OUTCOME_DENIED_EXHAUSTED: _AccessOutcome.ValueType  # 4
     """Refused: the link had been used max_accesses times."""
+    ACCESS_OUTCOME_DENIED_AUDIENCE: _AccessOutcome.ValueType  # 5
+    """Refused: the link has an audience and the requester is not it."""
 
 class AccessOutcome(_AccessOutcome, metaclass=_AccessOutcomeEnumTypeWrapper):
     """AccessOutcome is the result of one attempt to use a share link."""
@@ -129,7 +131,39 @@ ACCESS_OUTCOME_DENIED_REVOKED: AccessOutcome.ValueType  # 3
 """Refused: the link was revoked."""
 ACCESS_OUTCOME_DENIED_EXHAUSTED: AccessOutcome.ValueType  # 4
 """Refused: the link had been used max_accesses times."""
+ACCESS_OUTCOME_DENIED_AUDIENCE: AccessOutcome.ValueType  # 5
+"""Refused: the link has an audience and the requester is not it."""
 Global___AccessOutcome: _TypeAlias = AccessOutcome  # noqa: Y015
+
+class _AccessChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AccessChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AccessChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACCESS_CHANNEL_UNSPECIFIED: _AccessChannel.ValueType  # 0
+    ACCESS_CHANNEL_SHARE_LINK: _AccessChannel.ValueType  # 1
+    """Through a share link (WalletService.CreateShareLink)."""
+    ACCESS_CHANNEL_PRESENTATION: _AccessChannel.ValueType  # 2
+    """A presentation the learner made for a verifier (WalletService.CreatePresentation)."""
+    ACCESS_CHANNEL_OPENID4VP: _AccessChannel.ValueType  # 3
+    """An answer to a verifier's OpenID4VP authorization request
+    (WalletService.RespondToPresentationRequest).
+    """
+
+class AccessChannel(_AccessChannel, metaclass=_AccessChannelEnumTypeWrapper):
+    """AccessChannel is how the learner's data was shown."""
+
+ACCESS_CHANNEL_UNSPECIFIED: AccessChannel.ValueType  # 0
+ACCESS_CHANNEL_SHARE_LINK: AccessChannel.ValueType  # 1
+"""Through a share link (WalletService.CreateShareLink)."""
+ACCESS_CHANNEL_PRESENTATION: AccessChannel.ValueType  # 2
+"""A presentation the learner made for a verifier (WalletService.CreatePresentation)."""
+ACCESS_CHANNEL_OPENID4VP: AccessChannel.ValueType  # 3
+"""An answer to a verifier's OpenID4VP authorization request
+(WalletService.RespondToPresentationRequest).
+"""
+Global___AccessChannel: _TypeAlias = AccessChannel  # noqa: Y015
 
 @_typing.final
 class ResearchConsent(_message.Message):
@@ -424,6 +458,7 @@ class ShareLink(_message.Message):
     REVOKED_AT_FIELD_NUMBER: _builtins.int
     MAX_ACCESSES_FIELD_NUMBER: _builtins.int
     ACCESS_COUNT_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     share_link_id: _builtins.str
     """Server-assigned id, e.g. "shl_01J9ZB..."."""
     account_id: _builtins.str
@@ -440,6 +475,11 @@ class ShareLink(_message.Message):
     """Maximum number of resolutions; 0 means unlimited."""
     access_count: _builtins.int
     """Number of successful resolutions so far."""
+    audience: _builtins.str
+    """Who may open it: a verifier DID (e.g. "did:web:jobs.example.com"), a web origin (e.g.
+    "https://jobs.example.com") or a platform verifier's id. Empty means public (anyone holding the URL, e.g. when posted on
+    a social or professional network).
+    """
     @_builtins.property
     def credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The shared credentials."""
@@ -470,14 +510,46 @@ class ShareLink(_message.Message):
         revoked_at: _timestamp_pb2.Timestamp | None = ...,
         max_accesses: _builtins.int = ...,
         access_count: _builtins.int = ...,
+        audience: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at", "revoked_at", b"revoked_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_count", b"access_count", "account_id", b"account_id", "created_at", b"created_at", "credential_ids", b"credential_ids", "expires_at", b"expires_at", "label", b"label", "max_accesses", b"max_accesses", "revoked_at", b"revoked_at", "share_link_id", b"share_link_id", "state", b"state", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_count", b"access_count", "account_id", b"account_id", "audience", b"audience", "created_at", b"created_at", "credential_ids", b"credential_ids", "expires_at", b"expires_at", "label", b"label", "max_accesses", b"max_accesses", "revoked_at", b"revoked_at", "share_link_id", b"share_link_id", "state", b"state", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ShareLink: _TypeAlias = ShareLink  # noqa: Y015
+
+@_typing.final
+class SeenCredential(_message.Message):
+    """SeenCredential says what one access showed of one credential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_ID_FIELD_NUMBER: _builtins.int
+    DISCLOSED_CLAIMS_FIELD_NUMBER: _builtins.int
+    credential_id: _builtins.str
+    """The credential."""
+    @_builtins.property
+    def disclosed_claims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For an SD-JWT VC credential: the claims chosen or requested and presented, as JSON pointers
+        (RFC 6901); empty means only its always-disclosed claims were seen. Other credentials are
+        always shown whole.
+        """
+
+    def __init__(
+        self,
+        *,
+        credential_id: _builtins.str = ...,
+        disclosed_claims: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_id", b"credential_id", "disclosed_claims", b"disclosed_claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SeenCredential: _TypeAlias = SeenCredential  # noqa: Y015
 
 @_typing.final
 class AccessLogEntry(_message.Message):
@@ -492,10 +564,12 @@ class AccessLogEntry(_message.Message):
     CLIENT_NETWORK_FIELD_NUMBER: _builtins.int
     USER_AGENT_FIELD_NUMBER: _builtins.int
     VERIFIER_ID_FIELD_NUMBER: _builtins.int
+    SEEN_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
     entry_id: _builtins.str
     """Server-assigned id."""
     share_link_id: _builtins.str
-    """The share link used."""
+    """The share link used; empty for a presentation."""
     outcome: Global___AccessOutcome.ValueType
     """The result."""
     client_network: _builtins.str
@@ -506,11 +580,17 @@ class AccessLogEntry(_message.Message):
     """The requester's User-Agent, truncated to 200 characters."""
     verifier_id: _builtins.str
     """The verifier tenant, when the access came through an authenticated verifier (e.g. intake);
-    empty for anonymous access.
+    empty for anonymous access. For presentations: the verifier's domain / client_id.
     """
+    channel: Global___AccessChannel.ValueType
+    """How it was shown."""
     @_builtins.property
     def accessed_at(self) -> _timestamp_pb2.Timestamp:
         """When."""
+
+    @_builtins.property
+    def seen(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeenCredential]:
+        """What was shown (empty for a refused access)."""
 
     def __init__(
         self,
@@ -522,10 +602,12 @@ class AccessLogEntry(_message.Message):
         client_network: _builtins.str = ...,
         user_agent: _builtins.str = ...,
         verifier_id: _builtins.str = ...,
+        seen: _abc.Iterable[Global___SeenCredential] | None = ...,
+        channel: Global___AccessChannel.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accessed_at", b"accessed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accessed_at", b"accessed_at", "client_network", b"client_network", "entry_id", b"entry_id", "outcome", b"outcome", "share_link_id", b"share_link_id", "user_agent", b"user_agent", "verifier_id", b"verifier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accessed_at", b"accessed_at", "channel", b"channel", "client_network", b"client_network", "entry_id", b"entry_id", "outcome", b"outcome", "seen", b"seen", "share_link_id", b"share_link_id", "user_agent", b"user_agent", "verifier_id", b"verifier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

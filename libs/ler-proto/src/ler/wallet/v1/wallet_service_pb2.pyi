@@ -951,6 +951,215 @@ class CreatePresentationResponse(_message.Message):
 Global___CreatePresentationResponse: _TypeAlias = CreatePresentationResponse  # noqa: Y015
 
 @_typing.final
+class ResolvePresentationRequestRequest(_message.Message):
+    """Request of WalletService.ResolvePresentationRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    AUTHORIZATION_REQUEST_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    authorization_request: _builtins.str
+    """The verifier's authorization request as a URI: "openid4vp://?client_id=...&request_uri=..."
+    (by reference) or with the parameters by value (client_id, response_type, response_mode,
+    response_uri, nonce, state, dcql_query, client_metadata).
+    """
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        authorization_request: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "authorization_request", b"authorization_request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolvePresentationRequestRequest: _TypeAlias = ResolvePresentationRequestRequest  # noqa: Y015
+
+@_typing.final
+class RequestedCredential(_message.Message):
+    """One credential query of the verifier's DCQL query, with what the wallet holds for it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    CLAIM_PATHS_FIELD_NUMBER: _builtins.int
+    MATCHING_CREDENTIAL_IDS_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    """The query's id (OpenID4VP 1.0 §6.1 Credential Query "id")."""
+    format: _builtins.str
+    """The format asked, e.g. "ldp_vc" or "dc+sd-jwt"."""
+    required: _builtins.bool
+    """False when the query is only part of an optional credential set."""
+    @_builtins.property
+    def claim_paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The claims asked, as JSON pointers (RFC 6901) translated from the DCQL claims paths; empty
+        means the whole credential.
+        """
+
+    @_builtins.property
+    def matching_credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Held, active credentials that match the query (format, type / vct, claims present)."""
+
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        format: _builtins.str = ...,
+        claim_paths: _abc.Iterable[_builtins.str] | None = ...,
+        matching_credential_ids: _abc.Iterable[_builtins.str] | None = ...,
+        required: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_paths", b"claim_paths", "format", b"format", "matching_credential_ids", b"matching_credential_ids", "query_id", b"query_id", "required", b"required"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestedCredential: _TypeAlias = RequestedCredential  # noqa: Y015
+
+@_typing.final
+class ResolvePresentationRequestResponse(_message.Message):
+    """Response of WalletService.ResolvePresentationRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_PREFIX_FIELD_NUMBER: _builtins.int
+    VERIFIER_NAME_FIELD_NUMBER: _builtins.int
+    RESPONSE_URI_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
+    CREDENTIALS_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The verifier's client_id, with its prefix (e.g. "redirect_uri:https://...")."""
+    client_id_prefix: _builtins.str
+    """The client identifier prefix, e.g. "redirect_uri" or "decentralized_identifier"."""
+    verifier_name: _builtins.str
+    """The verifier's name from client_metadata, if any (self-declared unless the request is
+    signed).
+    """
+    response_uri: _builtins.str
+    """Where the answer would be posted."""
+    signed: _builtins.bool
+    """True when the request object was signed and its signature verified for client_id."""
+    @_builtins.property
+    def credentials(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequestedCredential]:
+        """What is asked."""
+
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        client_id_prefix: _builtins.str = ...,
+        verifier_name: _builtins.str = ...,
+        response_uri: _builtins.str = ...,
+        signed: _builtins.bool = ...,
+        credentials: _abc.Iterable[Global___RequestedCredential] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_id_prefix", b"client_id_prefix", "credentials", b"credentials", "response_uri", b"response_uri", "signed", b"signed", "verifier_name", b"verifier_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolvePresentationRequestResponse: _TypeAlias = ResolvePresentationRequestResponse  # noqa: Y015
+
+@_typing.final
+class PresentationChoice(_message.Message):
+    """The learner's answer to one credential query."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_ID_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    """The credential query answered."""
+    credential_id: _builtins.str
+    """The held credential presented for it."""
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        credential_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_id", b"credential_id", "query_id", b"query_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresentationChoice: _TypeAlias = PresentationChoice  # noqa: Y015
+
+@_typing.final
+class RespondToPresentationRequestRequest(_message.Message):
+    """Request of WalletService.RespondToPresentationRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    AUTHORIZATION_REQUEST_FIELD_NUMBER: _builtins.int
+    CHOICES_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account."""
+    authorization_request: _builtins.str
+    """The authorization request, as for ResolvePresentationRequest."""
+    @_builtins.property
+    def choices(self) -> _containers.RepeatedCompositeFieldContainer[Global___PresentationChoice]:
+        """One credential per credential query the learner agrees to answer. For SD-JWT VC credentials
+        exactly the claims the query asks are disclosed.
+        """
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        authorization_request: _builtins.str = ...,
+        choices: _abc.Iterable[Global___PresentationChoice] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "authorization_request", b"authorization_request", "choices", b"choices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RespondToPresentationRequestRequest: _TypeAlias = RespondToPresentationRequestRequest  # noqa: Y015
+
+@_typing.final
+class RespondToPresentationRequestResponse(_message.Message):
+    """Response of WalletService.RespondToPresentationRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    PRESENTED_FIELD_NUMBER: _builtins.int
+    redirect_uri: _builtins.str
+    """Where the verifier asks the wallet to send the learner next (OpenID4VP 1.0 §8.2
+    redirect_uri), if it did.
+    """
+    @_builtins.property
+    def presented(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.SeenCredential]:
+        """What was shown, per credential."""
+
+    def __init__(
+        self,
+        *,
+        redirect_uri: _builtins.str = ...,
+        presented: _abc.Iterable[_resources_pb2.SeenCredential] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["presented", b"presented", "redirect_uri", b"redirect_uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RespondToPresentationRequestResponse: _TypeAlias = RespondToPresentationRequestResponse  # noqa: Y015
+
+@_typing.final
 class CreateShareLinkRequest(_message.Message):
     """Request of WalletService.CreateShareLink."""
 
@@ -961,12 +1170,18 @@ class CreateShareLinkRequest(_message.Message):
     LABEL_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     MAX_ACCESSES_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """The account."""
     label: _builtins.str
     """The learner's label."""
     max_accesses: _builtins.int
     """Maximum number of resolutions; 0 means unlimited."""
+    audience: _builtins.str
+    """Who may open it: a verifier DID, a web origin ("https://host[:port]") or the tenant id of a
+    verifier on this platform (e.g. an intake provider id); empty means public. A verifier
+    identifies itself with the X-Ler-Verifier header (its DID or id) or its Origin header.
+    """
     @_builtins.property
     def credential_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The credentials to share."""
@@ -983,10 +1198,11 @@ class CreateShareLinkRequest(_message.Message):
         label: _builtins.str = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
         max_accesses: _builtins.int = ...,
+        audience: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "credential_ids", b"credential_ids", "expires_at", b"expires_at", "label", b"label", "max_accesses", b"max_accesses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "audience", b"audience", "credential_ids", b"credential_ids", "expires_at", b"expires_at", "label", b"label", "max_accesses", b"max_accesses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

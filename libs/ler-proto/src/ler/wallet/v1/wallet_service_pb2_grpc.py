@@ -103,6 +103,16 @@ class WalletServiceStub:
                 request_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreatePresentationRequest.SerializeToString,
                 response_deserializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreatePresentationResponse.FromString,
                 _registered_method=True)
+        self.ResolvePresentationRequest = channel.unary_unary(
+                '/ler.wallet.v1.WalletService/ResolvePresentationRequest',
+                request_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.ResolvePresentationRequestRequest.SerializeToString,
+                response_deserializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.ResolvePresentationRequestResponse.FromString,
+                _registered_method=True)
+        self.RespondToPresentationRequest = channel.unary_unary(
+                '/ler.wallet.v1.WalletService/RespondToPresentationRequest',
+                request_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.RespondToPresentationRequestRequest.SerializeToString,
+                response_deserializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.RespondToPresentationRequestResponse.FromString,
+                _registered_method=True)
         self.CreateShareLink = channel.unary_unary(
                 '/ler.wallet.v1.WalletService/CreateShareLink',
                 request_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreateShareLinkRequest.SerializeToString,
@@ -269,10 +279,44 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolvePresentationRequest(self, request, context):
+        """Shows the learner what a verifier's OpenID4VP authorization request asks for and who asks,
+        before they consent: the verifier's client_id and name, where the answer would go, and for
+        each credential query the claims asked and the held credentials that match. Fetches the
+        request object when it is passed by reference (bounded in size and time; private addresses
+        refused unless the operator allows them). Nothing is sent to the verifier.
+        Returns OK; INVALID_ARGUMENT for a malformed request (the message names the parameter), an
+        unsupported response_mode or response_type, an unknown client identifier prefix, or a
+        request object whose signature does not verify; UNAVAILABLE when the request_uri cannot be
+        fetched.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RespondToPresentationRequest(self, request, context):
+        """Answers a verifier's OpenID4VP authorization request with the learner's chosen credentials
+        (OpenID4VP 1.0, DCQL, response mode direct_post): builds one presentation per credential
+        query, bound to the request's nonce and client_id (Data Integrity proof for ldp_vc; SD-JWT
+        with only the requested claims and a Key Binding JWT for dc+sd-jwt), signed with the holder
+        key, and posts vp_token and state to the response_uri. Every answer is recorded in the
+        access log.
+        Returns OK; INVALID_ARGUMENT as for ResolvePresentationRequest, and when a choice names an
+        unknown credential query or a credential that does not match its query, or a required
+        credential query is left unanswered; NOT_FOUND when a chosen credential is not in the
+        account; FAILED_PRECONDITION when a chosen credential is revoked or the verifier rejects the
+        response; UNAVAILABLE when the verifier cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateShareLink(self, request, context):
-        """Creates a share link for chosen credentials.
+        """Creates a share link for chosen credentials, public or for one audience.
         Returns OK; INVALID_ARGUMENT for no credentials, an expiry in the past or more than 365 days
-        ahead, or a negative max_accesses; NOT_FOUND when a credential id is not in the account.
+        ahead, a negative max_accesses, or an audience that is not a DID, an http(s) origin or a
+        verifier id;
+        NOT_FOUND when a credential id is not in the account.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -295,7 +339,8 @@ class WalletServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAccessLog(self, request, context):
-        """Lists who accessed the learner's shared credentials, newest first.
+        """Lists who accessed the learner's shared credentials (share links, presentations, OpenID4VP
+        answers), newest first: when, by which verifier, the outcome and what was seen.
         Returns OK; INVALID_ARGUMENT for a bad page size or token; NOT_FOUND when share_link_id names
         no link of this account.
         """
@@ -385,6 +430,16 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.CreatePresentation,
                     request_deserializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreatePresentationRequest.FromString,
                     response_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreatePresentationResponse.SerializeToString,
+            ),
+            'ResolvePresentationRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolvePresentationRequest,
+                    request_deserializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.ResolvePresentationRequestRequest.FromString,
+                    response_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.ResolvePresentationRequestResponse.SerializeToString,
+            ),
+            'RespondToPresentationRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RespondToPresentationRequest,
+                    request_deserializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.RespondToPresentationRequestRequest.FromString,
+                    response_serializer=ler_dot_wallet_dot_v1_dot_wallet__service__pb2.RespondToPresentationRequestResponse.SerializeToString,
             ),
             'CreateShareLink': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateShareLink,
@@ -750,6 +805,60 @@ class WalletService:
             '/ler.wallet.v1.WalletService/CreatePresentation',
             ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreatePresentationRequest.SerializeToString,
             ler_dot_wallet_dot_v1_dot_wallet__service__pb2.CreatePresentationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolvePresentationRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ler.wallet.v1.WalletService/ResolvePresentationRequest',
+            ler_dot_wallet_dot_v1_dot_wallet__service__pb2.ResolvePresentationRequestRequest.SerializeToString,
+            ler_dot_wallet_dot_v1_dot_wallet__service__pb2.ResolvePresentationRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RespondToPresentationRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ler.wallet.v1.WalletService/RespondToPresentationRequest',
+            ler_dot_wallet_dot_v1_dot_wallet__service__pb2.RespondToPresentationRequestRequest.SerializeToString,
+            ler_dot_wallet_dot_v1_dot_wallet__service__pb2.RespondToPresentationRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,

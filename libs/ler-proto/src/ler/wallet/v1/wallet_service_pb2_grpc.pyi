@@ -116,10 +116,36 @@ class WalletServiceStub:
     NOT_FOUND when a credential id is not in the account; FAILED_PRECONDITION when a chosen
     credential is revoked.
     """
+    ResolvePresentationRequest: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ResolvePresentationRequestRequest, _wallet_service_pb2.ResolvePresentationRequestResponse]
+    """Shows the learner what a verifier's OpenID4VP authorization request asks for and who asks,
+    before they consent: the verifier's client_id and name, where the answer would go, and for
+    each credential query the claims asked and the held credentials that match. Fetches the
+    request object when it is passed by reference (bounded in size and time; private addresses
+    refused unless the operator allows them). Nothing is sent to the verifier.
+    Returns OK; INVALID_ARGUMENT for a malformed request (the message names the parameter), an
+    unsupported response_mode or response_type, an unknown client identifier prefix, or a
+    request object whose signature does not verify; UNAVAILABLE when the request_uri cannot be
+    fetched.
+    """
+    RespondToPresentationRequest: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.RespondToPresentationRequestRequest, _wallet_service_pb2.RespondToPresentationRequestResponse]
+    """Answers a verifier's OpenID4VP authorization request with the learner's chosen credentials
+    (OpenID4VP 1.0, DCQL, response mode direct_post): builds one presentation per credential
+    query, bound to the request's nonce and client_id (Data Integrity proof for ldp_vc; SD-JWT
+    with only the requested claims and a Key Binding JWT for dc+sd-jwt), signed with the holder
+    key, and posts vp_token and state to the response_uri. Every answer is recorded in the
+    access log.
+    Returns OK; INVALID_ARGUMENT as for ResolvePresentationRequest, and when a choice names an
+    unknown credential query or a credential that does not match its query, or a required
+    credential query is left unanswered; NOT_FOUND when a chosen credential is not in the
+    account; FAILED_PRECONDITION when a chosen credential is revoked or the verifier rejects the
+    response; UNAVAILABLE when the verifier cannot be reached.
+    """
     CreateShareLink: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.CreateShareLinkRequest, _wallet_service_pb2.CreateShareLinkResponse]
-    """Creates a share link for chosen credentials.
+    """Creates a share link for chosen credentials, public or for one audience.
     Returns OK; INVALID_ARGUMENT for no credentials, an expiry in the past or more than 365 days
-    ahead, or a negative max_accesses; NOT_FOUND when a credential id is not in the account.
+    ahead, a negative max_accesses, or an audience that is not a DID, an http(s) origin or a
+    verifier id;
+    NOT_FOUND when a credential id is not in the account.
     """
     RevokeShareLink: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.RevokeShareLinkRequest, _wallet_service_pb2.RevokeShareLinkResponse]
     """Revokes a share link; it stops resolving at once. Revoking a revoked link is a no-op.
@@ -130,7 +156,8 @@ class WalletServiceStub:
     Returns OK; INVALID_ARGUMENT for a bad page size or token.
     """
     ListAccessLog: _grpc.UnaryUnaryMultiCallable[_wallet_service_pb2.ListAccessLogRequest, _wallet_service_pb2.ListAccessLogResponse]
-    """Lists who accessed the learner's shared credentials, newest first.
+    """Lists who accessed the learner's shared credentials (share links, presentations, OpenID4VP
+    answers), newest first: when, by which verifier, the outcome and what was seen.
     Returns OK; INVALID_ARGUMENT for a bad page size or token; NOT_FOUND when share_link_id names
     no link of this account.
     """
@@ -235,10 +262,36 @@ class WalletServiceAsyncStub(WalletServiceStub):
     NOT_FOUND when a credential id is not in the account; FAILED_PRECONDITION when a chosen
     credential is revoked.
     """
+    ResolvePresentationRequest: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ResolvePresentationRequestRequest, _wallet_service_pb2.ResolvePresentationRequestResponse]  # type: ignore[assignment]
+    """Shows the learner what a verifier's OpenID4VP authorization request asks for and who asks,
+    before they consent: the verifier's client_id and name, where the answer would go, and for
+    each credential query the claims asked and the held credentials that match. Fetches the
+    request object when it is passed by reference (bounded in size and time; private addresses
+    refused unless the operator allows them). Nothing is sent to the verifier.
+    Returns OK; INVALID_ARGUMENT for a malformed request (the message names the parameter), an
+    unsupported response_mode or response_type, an unknown client identifier prefix, or a
+    request object whose signature does not verify; UNAVAILABLE when the request_uri cannot be
+    fetched.
+    """
+    RespondToPresentationRequest: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.RespondToPresentationRequestRequest, _wallet_service_pb2.RespondToPresentationRequestResponse]  # type: ignore[assignment]
+    """Answers a verifier's OpenID4VP authorization request with the learner's chosen credentials
+    (OpenID4VP 1.0, DCQL, response mode direct_post): builds one presentation per credential
+    query, bound to the request's nonce and client_id (Data Integrity proof for ldp_vc; SD-JWT
+    with only the requested claims and a Key Binding JWT for dc+sd-jwt), signed with the holder
+    key, and posts vp_token and state to the response_uri. Every answer is recorded in the
+    access log.
+    Returns OK; INVALID_ARGUMENT as for ResolvePresentationRequest, and when a choice names an
+    unknown credential query or a credential that does not match its query, or a required
+    credential query is left unanswered; NOT_FOUND when a chosen credential is not in the
+    account; FAILED_PRECONDITION when a chosen credential is revoked or the verifier rejects the
+    response; UNAVAILABLE when the verifier cannot be reached.
+    """
     CreateShareLink: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.CreateShareLinkRequest, _wallet_service_pb2.CreateShareLinkResponse]  # type: ignore[assignment]
-    """Creates a share link for chosen credentials.
+    """Creates a share link for chosen credentials, public or for one audience.
     Returns OK; INVALID_ARGUMENT for no credentials, an expiry in the past or more than 365 days
-    ahead, or a negative max_accesses; NOT_FOUND when a credential id is not in the account.
+    ahead, a negative max_accesses, or an audience that is not a DID, an http(s) origin or a
+    verifier id;
+    NOT_FOUND when a credential id is not in the account.
     """
     RevokeShareLink: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.RevokeShareLinkRequest, _wallet_service_pb2.RevokeShareLinkResponse]  # type: ignore[assignment]
     """Revokes a share link; it stops resolving at once. Revoking a revoked link is a no-op.
@@ -249,7 +302,8 @@ class WalletServiceAsyncStub(WalletServiceStub):
     Returns OK; INVALID_ARGUMENT for a bad page size or token.
     """
     ListAccessLog: _aio.UnaryUnaryMultiCallable[_wallet_service_pb2.ListAccessLogRequest, _wallet_service_pb2.ListAccessLogResponse]  # type: ignore[assignment]
-    """Lists who accessed the learner's shared credentials, newest first.
+    """Lists who accessed the learner's shared credentials (share links, presentations, OpenID4VP
+    answers), newest first: when, by which verifier, the outcome and what was seen.
     Returns OK; INVALID_ARGUMENT for a bad page size or token; NOT_FOUND when share_link_id names
     no link of this account.
     """
@@ -425,14 +479,52 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def ResolvePresentationRequest(
+        self,
+        request: _wallet_service_pb2.ResolvePresentationRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.ResolvePresentationRequestResponse, _abc.Awaitable[_wallet_service_pb2.ResolvePresentationRequestResponse]]:
+        """Shows the learner what a verifier's OpenID4VP authorization request asks for and who asks,
+        before they consent: the verifier's client_id and name, where the answer would go, and for
+        each credential query the claims asked and the held credentials that match. Fetches the
+        request object when it is passed by reference (bounded in size and time; private addresses
+        refused unless the operator allows them). Nothing is sent to the verifier.
+        Returns OK; INVALID_ARGUMENT for a malformed request (the message names the parameter), an
+        unsupported response_mode or response_type, an unknown client identifier prefix, or a
+        request object whose signature does not verify; UNAVAILABLE when the request_uri cannot be
+        fetched.
+        """
+
+    @_abc_1.abstractmethod
+    def RespondToPresentationRequest(
+        self,
+        request: _wallet_service_pb2.RespondToPresentationRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_service_pb2.RespondToPresentationRequestResponse, _abc.Awaitable[_wallet_service_pb2.RespondToPresentationRequestResponse]]:
+        """Answers a verifier's OpenID4VP authorization request with the learner's chosen credentials
+        (OpenID4VP 1.0, DCQL, response mode direct_post): builds one presentation per credential
+        query, bound to the request's nonce and client_id (Data Integrity proof for ldp_vc; SD-JWT
+        with only the requested claims and a Key Binding JWT for dc+sd-jwt), signed with the holder
+        key, and posts vp_token and state to the response_uri. Every answer is recorded in the
+        access log.
+        Returns OK; INVALID_ARGUMENT as for ResolvePresentationRequest, and when a choice names an
+        unknown credential query or a credential that does not match its query, or a required
+        credential query is left unanswered; NOT_FOUND when a chosen credential is not in the
+        account; FAILED_PRECONDITION when a chosen credential is revoked or the verifier rejects the
+        response; UNAVAILABLE when the verifier cannot be reached.
+        """
+
+    @_abc_1.abstractmethod
     def CreateShareLink(
         self,
         request: _wallet_service_pb2.CreateShareLinkRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.CreateShareLinkResponse, _abc.Awaitable[_wallet_service_pb2.CreateShareLinkResponse]]:
-        """Creates a share link for chosen credentials.
+        """Creates a share link for chosen credentials, public or for one audience.
         Returns OK; INVALID_ARGUMENT for no credentials, an expiry in the past or more than 365 days
-        ahead, or a negative max_accesses; NOT_FOUND when a credential id is not in the account.
+        ahead, a negative max_accesses, or an audience that is not a DID, an http(s) origin or a
+        verifier id;
+        NOT_FOUND when a credential id is not in the account.
         """
 
     @_abc_1.abstractmethod
@@ -461,7 +553,8 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _wallet_service_pb2.ListAccessLogRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_service_pb2.ListAccessLogResponse, _abc.Awaitable[_wallet_service_pb2.ListAccessLogResponse]]:
-        """Lists who accessed the learner's shared credentials, newest first.
+        """Lists who accessed the learner's shared credentials (share links, presentations, OpenID4VP
+        answers), newest first: when, by which verifier, the outcome and what was seen.
         Returns OK; INVALID_ARGUMENT for a bad page size or token; NOT_FOUND when share_link_id names
         no link of this account.
         """
