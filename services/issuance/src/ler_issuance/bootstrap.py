@@ -18,8 +18,10 @@ from ler_platform.kek import parse_kek
 from ler_platform.runtime import ServiceRuntime, build_runtime, runner_options
 
 from ler_issuance.adapters.auth import IssuanceAuthenticator
+from ler_issuance.adapters.catalog import SqlTemplateCatalog
 from ler_issuance.adapters.keystore import EnvelopeKeyStore
 from ler_issuance.adapters.proto import EventTopics
+from ler_issuance.adapters.signing_pool import SigningPool
 from ler_issuance.adapters.sql import SqlUnitOfWork
 from ler_issuance.entrypoints import grpc_api
 from ler_issuance.entrypoints.consumers import IssuanceRequestConsumer
@@ -93,14 +95,22 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
     )
 
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(runtime.sessions, runtime.outbox, topics)
+        return SqlUnitOfWork(runtime.sessions, runtime.outbox, topics, metrics=runtime.metrics)
 
+    # started before the consumer (components start in order, stop in reverse)
+    signing_pool = (
+        SigningPool(kek_value, settings.signing_workers) if settings.signing_workers else None
+    )
+    if signing_pool is not None:
+        runtime.add_component(signing_pool)
     ctx = Context(
         uow=uow,
         keys=EnvelopeKeyStore.from_kek(kek),
         urls=PublicUrls(settings.base_url),
         suspension_enabled=settings.suspension_enabled,
         batch_max_items=settings.batch_max_items,
+        batch_signer=signing_pool,
+        catalog=SqlTemplateCatalog(runtime.sessions),
     )
     authenticator.bind(ctx)
     servicer = grpc_api.IssuanceServicer(ctx)
@@ -116,7 +126,7 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
         topics=topics,
         requests_topic=settings.requests_topic,
         group_id=settings.consumer_group,
-        options=runner_options(settings),
+        options=runner_options(settings, runtime.metrics),
     )
     runtime.add_component(consumer)
 

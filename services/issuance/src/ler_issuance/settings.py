@@ -28,6 +28,9 @@ class IssuanceSettings(ServiceSettings):
     # Give every new credential a suspension entry too (revocation entries are always given).
     suspension_enabled: bool = True
     batch_max_items: int = Field(default=10_000, ge=1)
+    # Processes that check and sign LDP credentials of batches and streamed requests (0: sign
+    # in the service process). Signing is CPU-bound: up to the number of cores helps.
+    signing_workers: int = Field(default=0, ge=0, le=64)
     # Topics (overridable so that tests run on fresh ones); defaults per ler_proto.
     requests_topic: str = topics.ISSUANCE_REQUESTS_TOPIC
     results_topic: str = topics.ISSUANCE_RESULTS_TOPIC

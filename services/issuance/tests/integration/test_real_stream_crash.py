@@ -1,6 +1,8 @@
 """Real PostgreSQL and Kafka, the service as a process: 5,000 streamed requests with duplicates
 and malformed ones, a SIGKILL mid-stream and a restart — exactly one credential per distinct
-valid record id, every one verifies, every malformed one is in the DLQ and reported back."""
+valid record id, every one verifies, every malformed one is in the DLQ and reported back. Then
+CLR 2.0 transcripts streamed on the same topic bundle some of those records: issued once,
+replayed with the same credential, verified; an unresolvable one rejected."""
 
 from __future__ import annotations
 
@@ -96,6 +98,21 @@ def _requests(topic: str, iid: str) -> tuple[list[OutgoingRecord], set[str], set
     return records, {f"R{i:05d}" for i in range(VALID)}, malformed_keys
 
 
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+async def _alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if _state(p) not in ("gone", "Z")]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return "gone"
+
+
 async def test_stream_of_5000_with_sigkill_issues_exactly_once(tmp_path: Path) -> None:
     pg_url, kafka = real_infra()
     names = run_names()
@@ -113,6 +130,8 @@ async def test_stream_of_5000_with_sigkill_issues_exactly_once(tmp_path: Path) -
         "LER_LOG_LEVEL": "WARNING",
         "LER_CONSUMER_RETRY_BACKOFF_SECONDS": "0.05",
         "LER_HEALTH_CHECK_INTERVAL_SECONDS": "0.5",
+        # signing on worker processes, as the benchmark runs it: the kill takes them along
+        "LER_SIGNING_WORKERS": "2",
         **{f"LER_{k.upper()}": v for k, v in names.items()},
     }
     service = ServiceProcess(env, tmp_path / "service.log")
@@ -128,7 +147,8 @@ async def test_stream_of_5000_with_sigkill_issues_exactly_once(tmp_path: Path) -
                     name="Trade School",
                     url="https://trade.example",
                     did_method=rpb.DID_METHOD_KEY,
-                    default_cryptosuite=cpb.CRYPTOSUITE_EDDSA_JCS_2022,
+                    # rdfc: the suite the signing workers take (JCS is signed in-process)
+                    default_cryptosuite=cpb.CRYPTOSUITE_EDDSA_RDFC_2022,
                 ),
                 metadata=metadata_for(OPERATOR_TOKEN),
             )
@@ -155,9 +175,15 @@ async def test_stream_of_5000_with_sigkill_issues_exactly_once(tmp_path: Path) -
             await bus.publish_batch(records[start : start + 500])
         # kill the service while it is working through the stream
         await poll_until(issued_count, lambda n: n >= 300, within=180, what="300 credentials")
+        workers = _children(service.proc.pid)  # type: ignore[attr-defined]
+        assert len(workers) >= 2, "the signing workers run as child processes"
         service.kill()
         killed_at = await issued_count()
         assert killed_at < VALID, "the kill must land mid-stream"
+        # orphaned workers (holding decrypted keys) must not outlive the service
+        await poll_until(
+            lambda: _alive(workers), lambda alive: not alive, within=30, what="workers exit"
+        )
         for start in range(half, len(records), 500):
             await bus.publish_batch(records[start : start + 500])
         service.start()
@@ -186,6 +212,7 @@ async def test_stream_of_5000_with_sigkill_issues_exactly_once(tmp_path: Path) -
 
         await _check_topics(bus, names, iid, valid_ids, malformed_keys)
         await _verify_all(rows, http_port, iid, tmp_path)
+        await _stream_clrs(bus, names, iid, http_port)
         assert service.stop() == 0
     finally:
         service.stop()
@@ -243,6 +270,97 @@ async def _check_topics(
     assert {epb.CredentialIssued.FromString(r.value).record_id for r in issued_events} == (
         valid_ids
     )
+
+
+def _clr_record(topic: str, iid: str, request_id: str, clr: epb.ClrSpec) -> OutgoingRecord:
+    from ler_platform.events.envelope import Event
+
+    message = epb.IssuanceRequested(issuer_id=iid, request_id=request_id, clr=clr)
+    return Event(key=f"{iid}:{clr.record_id}", message=message, source="urn:test:sis").to_record(
+        topic
+    )
+
+
+async def _stream_clrs(bus: KafkaBus, names: dict[str, str], iid: str, http_port: int) -> None:
+    """A transcript bundling two streamed records plus a new graded achievement: issued once
+    (its resend replays the same credential), announced, and it verifies; one naming an
+    unknown record is rejected with the reason, by request id."""
+    transcript = epb.ClrSpec(
+        record_id="CLR-1",
+        subject=spec("x").subject,
+        name="Transcript",
+        credential_record_ids=["R00000", "R00001"],
+        achievements=[
+            pb.ClrAchievement(
+                record_id="CLR-1-C1",
+                achievement=spec("x").achievement,
+                results=[rpb.Result(result_description_id="grade", value="A")],
+            )
+        ],
+    )
+    unknown = epb.ClrSpec(
+        record_id="CLR-2", subject=transcript.subject, name="T", credential_record_ids=["NOPE"]
+    )
+    topic = names["requests_topic"]
+    await bus.publish_batch(
+        [
+            _clr_record(topic, iid, "clr-first", transcript),
+            _clr_record(topic, iid, "clr-again", transcript),
+            _clr_record(topic, iid, "clr-unknown", unknown),
+        ]
+    )
+    wanted = {"clr-first", "clr-again", "clr-unknown"}
+
+    def decoded(got: list) -> dict[str, epb.IssuanceRequestResult]:  # type: ignore[type-arg]
+        out = {}
+        for r in got:
+            result = epb.IssuanceRequestResult.FromString(r.value)
+            if result.request_id in wanted:
+                out[result.request_id] = result
+        return out
+
+    got = await read_topic_until(
+        bus, names["results_topic"], lambda got: set(decoded(got)) == wanted
+    )
+    results = decoded(got)
+    first, again = results["clr-first"], results["clr-again"]
+    assert first.outcome == epb.ISSUANCE_REQUEST_OUTCOME_ISSUED
+    assert first.kind == cpb.CREDENTIAL_KIND_CLR and len(first.issued_credential_ids) == 1
+    assert again.outcome == epb.ISSUANCE_REQUEST_OUTCOME_REPLAYED
+    assert again.credential_id == first.credential_id
+    assert results["clr-unknown"].error.reason == "RECORD_NOT_ISSUED"
+    dlq = await read_topic_until(
+        bus, dlq_topic(topic), lambda got: f"{iid}:CLR-2".encode() in {r.key for r in got}
+    )
+    assert any(dict(r.headers)["ler_error"].startswith(b"RECORD_NOT_ISSUED") for r in dlq)
+
+    issued = await read_topic_until(
+        bus,
+        names["issued_topic"],
+        lambda got: first.credential_id.encode() in {r.key for r in got},
+    )
+    event = next(
+        e
+        for e in (epb.CredentialIssued.FromString(r.value) for r in issued)
+        if e.credential_id == first.credential_id
+    )
+    document = json.loads(event.signed_credential)
+    assert len(document["credentialSubject"]["verifiableCredential"]) == 3
+    lists: dict[str, bytes] = {}
+    async with aiohttp.ClientSession() as http:
+        for purpose in ("revocation", "suspension"):
+            url = f"http://127.0.0.1:{http_port}/issuers/{iid}/status-lists/{purpose}-1"
+            async with http.get(url) as response:
+                lists[url] = await response.read()
+
+    class Lists:
+        async def fetch(self, url: str) -> bytes:
+            return lists[url]
+
+    report = await verify_credential(
+        document, resolver=DidResolver(None, offline=True), status_fetcher=Lists()
+    )
+    assert report.verified, report.failures()
 
 
 async def _verify_all(rows: list, http_port: int, iid: str, tmp_path: Path) -> None:  # type: ignore[type-arg]

@@ -7,6 +7,9 @@ A bearer credential is one of:
   stored salted hash — positive answers are cached for ``api_key_cache_seconds``;
 * the operator token (``LER_OPERATOR_TOKEN``), which may register issuers.
 
+Public methods (the achievement catalog) need no token: the caller is ``PUBLIC_TENANT``; a
+token that is sent is still checked.
+
 Every failure is the same ``Unauthenticated`` message, so nothing is learnt from it.
 """
 
@@ -28,6 +31,10 @@ from ler_issuance.service_layer.tokens import AccessTokens
 ISSUER = "issuer"
 OPERATOR = "operator"
 OPERATOR_TENANT = Tenant("operator", kind=OPERATOR)
+PUBLIC = "public"
+PUBLIC_TENANT = Tenant("public", kind=PUBLIC)
+# methods anyone may call without a token (public data only: the achievement catalog)
+PUBLIC_METHODS = frozenset({"/ler.issuance.v1.IssuanceService/SearchAchievementTemplates"})
 
 
 class IssuanceAuthenticator:
@@ -56,6 +63,8 @@ class IssuanceAuthenticator:
 
     async def authenticate(self, token: str | None, method: str) -> Tenant:
         """The tenant of a bearer credential; ``InvalidClient`` (UNAUTHENTICATED) otherwise."""
+        if not token and method in PUBLIC_METHODS:
+            return PUBLIC_TENANT
         if not token:
             raise InvalidClient("missing bearer token (metadata 'authorization: Bearer <token>')")
         if self._operator_digest is not None and hmac.compare_digest(

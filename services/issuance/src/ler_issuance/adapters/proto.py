@@ -6,6 +6,7 @@ name after its prefix (ACHIEVEMENT_TYPE_BACHELOR_DEGREE <-> "BachelorDegree").
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -206,6 +207,13 @@ def evidence(items: Iterable[rpb.Evidence]) -> tuple[m.Evidence, ...]:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _achievement_of(data: bytes) -> m.Achievement:
+    # a stream repeats a handful of inline achievements: convert each once (the domain
+    # Achievement is immutable, so one instance can serve every request that carries it)
+    return achievement(rpb.Achievement.FromString(data))
+
+
 def spec(s: rpb.CredentialSpec) -> m.CredentialSpec:
     """CredentialSpec message → domain spec (enum values checked)."""
     source = s.WhichOneof("achievement_source")
@@ -213,7 +221,9 @@ def spec(s: rpb.CredentialSpec) -> m.CredentialSpec:
         record_id=s.record_id,
         subject=subject(s.subject),
         template_id=s.template_id if source == "template_id" else "",
-        achievement=achievement(s.achievement) if source == "achievement" else None,
+        achievement=_achievement_of(s.achievement.SerializeToString(deterministic=True))
+        if source == "achievement"
+        else None,
         results=results(s.results),
         evidence=evidence(s.evidence),
         awarded_at=from_ts(s, "awarded_at"),
@@ -409,6 +419,9 @@ def _result(e: IssuanceRequestProcessed) -> epb.IssuanceRequestResult:
         outcome=_OUTCOMES[e.outcome],  # type: ignore[arg-type]
         credential_id=e.credential_id,
         processed_at=ts(e.processed_at),
+        request_id=e.request_id,
+        kind=KIND_NUMBERS[e.kind] if e.kind else cpb.CREDENTIAL_KIND_UNSPECIFIED,  # type: ignore[arg-type]
+        issued_credential_ids=e.issued_credential_ids,
     )
     if e.outcome == "rejected":
         message.error.CopyFrom(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from ler_platform.metrics import CREDENTIALS_ISSUED, CREDENTIALS_REVOKED, Metrics
 from ler_platform.outbox import OutboxWriter
 from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -33,7 +34,7 @@ from ler_issuance.adapters.serialization import (
     skills_from_json,
     skills_to_json,
 )
-from ler_issuance.domain.events import DomainEvent
+from ler_issuance.domain.events import CredentialIssued, CredentialStatusChanged, DomainEvent
 from ler_issuance.domain.model import (
     AchievementTemplate,
     CredentialFormat,
@@ -539,11 +540,13 @@ class SqlUnitOfWork:
         topics: EventTopics,
         *,
         session: AsyncSession | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._topics = topics
         self._joined = session
+        self._metrics = metrics
         self._session: AsyncSession | None = None
         self._events: list[DomainEvent] = []
 
@@ -587,6 +590,17 @@ class SqlUnitOfWork:
             by_topic.setdefault(topic, []).append((key, message, None))
         for topic, items in by_topic.items():
             await self._outbox.add_many(session, topic, items)
+        if self._metrics is not None:  # ler.credentials.issued / .revoked
+            self._metrics.increment(
+                CREDENTIALS_ISSUED, sum(isinstance(e, CredentialIssued) for e in events)
+            )
+            self._metrics.increment(
+                CREDENTIALS_REVOKED,
+                sum(
+                    isinstance(e, CredentialStatusChanged) and e.new_state == "revoked"
+                    for e in events
+                ),
+            )
 
     async def flush_events(self) -> None:
         """Write the staged events into the outbox now (still in the transaction)."""

@@ -27,7 +27,7 @@ from ler_crypto.sdjwt import Sd
 from ler_crypto.status_list import build_status_list_entry
 from ler_crypto.vc_model import VC_V2_CONTEXT, DataModelError, is_url
 
-from ler_issuance.domain.errors import invalid
+from ler_issuance.domain.errors import InvalidSpec, invalid
 from ler_issuance.domain.model import (
     Achievement,
     Alignment,
@@ -45,16 +45,28 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+_PRIMITIVES = frozenset({str, int, float, bool})
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    # dataclasses.fields() rebuilds its tuple on every call: too slow for the hot path
+    return tuple(f.name for f in fields(cls))
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready form of a spec: dataclasses as dicts, tuples as lists, datetimes stamped.
 
     Hand-rolled rather than ``dataclasses.asdict`` (which deep-copies every leaf): it runs for
     every request on the hot path.
     """
+    if value is None or type(value) in _PRIMITIVES:  # exact types: a StrEnum is no plain str
+        return value
     if isinstance(value, Achievement):
         return _achievement_digest(value)
-    if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if is_dataclass(value) and not isinstance(value, type):
+        names = _field_names(type(value))
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
@@ -67,7 +79,7 @@ def _plain(value: Any) -> Any:
 @functools.lru_cache(maxsize=4096)
 def _achievement_digest(achievement: Achievement) -> str:
     """Digest of an achievement (cached: a stream repeats a handful of achievements)."""
-    plain = {f.name: _plain(getattr(achievement, f.name)) for f in fields(achievement)}
+    plain = {name: _plain(getattr(achievement, name)) for name in _field_names(Achievement)}
     return hashlib.sha256(orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -232,8 +244,13 @@ def build_achievement_credential(
     credential_id: str,
     status_entries: tuple[StatusEntryRef, ...],
     now: datetime,
+    validate: bool = True,
 ) -> dict[str, Any]:
-    """An unsigned OB 3.0 ``AchievementCredential``; raises ``InvalidSpec`` if OB rejects it."""
+    """An unsigned OB 3.0 ``AchievementCredential``; raises ``InvalidSpec`` if OB rejects it.
+
+    ``validate=False`` leaves the OB 3.0 check to the caller, who must run it before signing
+    (the signing pool does, on its workers: see ``not_valid_ob3``).
+    """
     profile = issuer.profile()
     subject: dict[str, Any] = {"type": ["AchievementSubject"]}
     if spec.subject.did:
@@ -262,11 +279,17 @@ def build_achievement_credential(
         credential["evidence"] = [_evidence(e) for e in spec.evidence]
     if status_entries:
         credential["credentialStatus"] = _status_value(status_entries)
-    try:
-        check_achievement_credential(credential)
-    except DataModelError as err:
-        raise invalid("spec", f"the credential would not be valid Open Badges 3.0: {err}") from err
+    if validate:
+        try:
+            check_achievement_credential(credential)
+        except DataModelError as err:
+            raise not_valid_ob3(str(err)) from err
     return credential
+
+
+def not_valid_ob3(issues: str) -> InvalidSpec:
+    """The error for a built credential that OB 3.0 rejects (``issues`` lists why)."""
+    return invalid("spec", f"the credential would not be valid Open Badges 3.0: {issues}")
 
 
 def build_clr_credential(

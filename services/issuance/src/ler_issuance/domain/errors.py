@@ -74,6 +74,19 @@ class CredentialNotFound(NotFound):
         )
 
 
+class RecordNotIssued(NotFound):
+    """A streamed CLR references a record id under which the issuer has issued nothing."""
+
+    default_reason = "RECORD_NOT_ISSUED"
+
+    def __init__(self, record_id: str, field: str) -> None:
+        super().__init__(
+            f"{field}: nothing has been issued under record id {record_id!r} (yet); send the CLR"
+            " after that record's result",
+            metadata={"record_id": record_id},
+        )
+
+
 class RecordIdConflict(AlreadyExists):
     """The record id was already used for a different spec."""
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ler_issuance.domain.model import CredentialRecord, CredentialState, StatusEntryRef
+from ler_issuance.domain.model import (
+    CredentialKind,
+    CredentialRecord,
+    CredentialState,
+    StatusEntryRef,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class IssuanceRequestProcessed:
     error_field: str
     error_message: str
     processed_at: datetime
+    request_id: str = ""  # the institution's correlation id, echoed
+    kind: CredentialKind | None = None  # what was requested; None when undecodable
+    issued_credential_ids: tuple[str, ...] = ()  # a CLR's AchievementCredentials
 
 
 DomainEvent = CredentialIssued | CredentialStatusChanged | IssuanceRequestProcessed

@@ -8,6 +8,12 @@ processed (undecodable, inconsistent key, invalid spec, record-id conflict, unkn
 are returned to the runner, which puts them unchanged on ``<topic>.dlq`` with the reason in
 the ``ler_error`` header after the commit and before the offset commit.
 
+A request carries one AchievementCredential (``spec``) or a CLR 2.0 transcript (``clr``). The
+batch's single achievements are issued first, then each CLR in its own savepoint through the
+same use case as IssueClr (``clr.issue_clr_in``), so a CLR may bundle records of the same batch
+and a rejected CLR leaves nothing of itself behind. Every result echoes the request's
+``request_id`` so that the institution can match it to its run.
+
 A rejection is also recorded in ``request_rejections``: when a crash falls between the
 database commit and the DLQ publish, the redelivered record is already claimed in the inbox,
 and that row is what sends it to the DLQ again, so no rejection is ever lost.
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
-from ler.issuance.v1.events_pb2 import IssuanceRequested
+from ler.issuance.v1.events_pb2 import ClrSpec, IssuanceRequested
 from ler_platform.errors import DomainError, InvalidArgument
 from ler_platform.events.bus import EventBus
 from ler_platform.events.envelope import Event, EventTypeRegistry
@@ -30,7 +36,7 @@ from ler_platform.events.runner import PoisonMessage, Rejection, RunnerOptions
 from ler_platform.inbox import claim_events
 from ler_platform.outbox import OutboxWriter
 from ler_platform.tracing import extract_trace_context, sdk_installed, tracer
-from ler_proto.events.issuance import ISSUANCE_REQUESTS
+from ler_proto.topics import KEY_SEPARATOR
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
@@ -42,12 +48,15 @@ from ler_issuance.adapters import proto
 from ler_issuance.adapters.proto import EventTopics
 from ler_issuance.adapters.sql import SqlUnitOfWork
 from ler_issuance.domain.events import CredentialIssued, DomainEvent, IssuanceRequestProcessed
-from ler_issuance.domain.model import CredentialSpec
+from ler_issuance.domain.model import CredentialKind, CredentialSpec
+from ler_issuance.entrypoints.clr_messages import streamed_clr_request
+from ler_issuance.service_layer import clr
 from ler_issuance.service_layer.context import Context
 from ler_issuance.service_layer.issuing import BatchIssuer, Outcome
 
 log = logging.getLogger(__name__)
 REGISTRY = EventTypeRegistry([IssuanceRequested])
+MAX_REQUEST_ID = 200  # characters of a request_id echoed back
 
 
 @dataclass
@@ -56,10 +65,14 @@ class _Item:
     event_id: str
     issuer_id: str
     record_id: str
+    request_id: str = ""
+    kind: CredentialKind | None = None
     spec: CredentialSpec | None = None
+    clr: ClrSpec | None = None
     error: DomainError | PoisonMessage | None = None
     outcome: Outcome | None = None
     credential_id: str = ""
+    issued_ids: tuple[str, ...] = ()
 
 
 def _raw_id(record: ConsumedRecord) -> str:
@@ -84,8 +97,27 @@ def _decode(record: ConsumedRecord) -> _Item:
     message = event.message
     if not isinstance(message, IssuanceRequested):  # pragma: no cover - one registered type
         return _Item(record, event.id, "", "", error=PoisonMessage("unexpected event type"))
-    item = _Item(record, event.id, message.issuer_id, message.spec.record_id)
-    expected = ISSUANCE_REQUESTS.key_for(message) if message.issuer_id and item.record_id else ""
+    is_clr = message.HasField("clr")
+    item = _Item(
+        record,
+        event.id,
+        message.issuer_id,
+        message.clr.record_id if is_clr else message.spec.record_id,
+        request_id=message.request_id[:MAX_REQUEST_ID],
+        kind=CredentialKind.CLR if is_clr else CredentialKind.ACHIEVEMENT,
+    )
+    if is_clr and message.HasField("spec"):
+        item.error = InvalidArgument(
+            "a request carries either spec (one achievement) or clr (a transcript), not both",
+            reason="AMBIGUOUS_REQUEST",
+        )
+        return item
+    # the key is "<issuer_id>:<record_id>" of whichever of spec / clr is given
+    expected = (
+        KEY_SEPARATOR.join((message.issuer_id, item.record_id))
+        if message.issuer_id and item.record_id
+        else ""
+    )
     if event.key != expected:
         # each institution may only produce its own issuer id: the key is what topic ACLs
         # check, so a body naming another issuer (or record) than its key is refused
@@ -93,6 +125,9 @@ def _decode(record: ConsumedRecord) -> _Item:
             f"record key {event.key!r} does not match the request's issuer_id and record_id",
             reason="KEY_MISMATCH",
         )
+        return item
+    if is_clr:
+        item.clr = message.clr  # converted when issued: its record references need the store
         return item
     try:
         item.spec = proto.spec(message.spec)
@@ -141,6 +176,7 @@ class IssuanceRequestConsumer:
         self._outbox = outbox
         self._topics = topics
         self._group_id = group_id
+        self._options = options
         self._runner = bus.subscribe([requests_topic], group_id, self.handle, options)
         self.issued = 0
         self.replayed = 0
@@ -202,9 +238,12 @@ class IssuanceRequestConsumer:
                     fresh.append(item)
                 else:
                     replays.append(item)
-            uow = SqlUnitOfWork(None, self._outbox, self._topics, session=session)
+            uow = SqlUnitOfWork(
+                None, self._outbox, self._topics, session=session, metrics=self._options.metrics
+            )
             async with uow:
                 await self._issue(uow, fresh)
+                await self._issue_clrs(uow, session, fresh)
                 for item in fresh:
                     self._report(uow, item)
                 await self._write_in_trace(uow, fresh, spans)
@@ -282,6 +321,43 @@ class IssuanceRequestConsumer:
                     else:
                         self.replayed += 1
 
+    async def _issue_clrs(
+        self, uow: SqlUnitOfWork, session: AsyncSession, fresh: list[_Item]
+    ) -> None:
+        """Issue each streamed CLR in a savepoint of its own: a rejected one (e.g. one bad
+        achievement after others were issued) leaves no credential, status entry or event."""
+        for item in fresh:
+            if item.error is not None or item.clr is None:
+                continue
+            try:
+                async with session.begin_nested():
+                    inner = SqlUnitOfWork(None, self._outbox, self._topics, session=session)
+                    async with inner:
+                        references = await clr.credential_ids_for(
+                            inner, item.issuer_id, tuple(item.clr.credential_record_ids)
+                        )
+                        outcome = await clr.issue_clr_in(
+                            self._ctx,
+                            inner,
+                            item.issuer_id,
+                            streamed_clr_request(item.clr, references),
+                        )
+                        # staged in the batch's unit of work, written with the others
+                        events = inner.take_events()
+            except DomainError as err:
+                item.error = err
+                self.rejected += 1
+                continue
+            for event in events:
+                uow.publish(event)
+            item.credential_id = outcome.credential.credential_id
+            item.issued_ids = outcome.issued_credential_ids
+            item.outcome = Outcome.REPLAYED if outcome.replayed else Outcome.ISSUED
+            if outcome.replayed:
+                self.replayed += 1
+            else:
+                self.issued += 1
+
     def _report(self, uow: SqlUnitOfWork, item: _Item) -> None:
         """An IssuanceRequestResult for the institution (only when it can be addressed)."""
         if not item.issuer_id:
@@ -303,6 +379,9 @@ class IssuanceRequestConsumer:
                 error_field=field,
                 error_message=message,
                 processed_at=self._ctx.now(),
+                request_id=item.request_id,
+                kind=item.kind,
+                issued_credential_ids=() if item.error is not None else item.issued_ids,
             )
         )
 

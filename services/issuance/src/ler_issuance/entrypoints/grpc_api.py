@@ -19,7 +19,8 @@ from ler_issuance.adapters import proto
 from ler_issuance.adapters.auth import ISSUER, OPERATOR
 from ler_issuance.domain.errors import BatchTooLarge, NotYourIssuer, OperatorOnly
 from ler_issuance.domain.model import CredentialFormat, Cryptosuite, DidMethod, StatusAction
-from ler_issuance.service_layer import clr, issuers, offers, queries, status, templates
+from ler_issuance.entrypoints.clr_messages import clr_request
+from ler_issuance.service_layer import catalog, clr, issuers, offers, queries, status, templates
 from ler_issuance.service_layer.context import Context
 from ler_issuance.service_layer.issuing import ItemResult, Outcome, issue_batch, issue_credential
 from ler_issuance.service_layer.unit_of_work import CredentialFilter
@@ -123,6 +124,32 @@ class IssuanceServicer(pb_grpc.IssuanceServiceServicer):
         )
         response.page.next_page_token = token
         return response
+
+    async def SearchAchievementTemplates(
+        self, request: pb.SearchAchievementTemplatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchAchievementTemplatesResponse:
+        if self._ctx.catalog is None:  # pragma: no cover - bootstrap always sets it
+            raise InvalidArgument("the achievement catalog is not offered here")
+        found = await catalog.search_catalog(
+            self._ctx.catalog, [proto.alignment(s) for s in request.skills], request.max_results
+        )
+        return pb.SearchAchievementTemplatesResponse(
+            achievements=[
+                pb.CatalogAchievement(
+                    template_id=e.template.template_id,
+                    issuer_id=e.template.issuer_id,
+                    issuer_name=e.issuer_name,
+                    name=e.template.achievement.name,
+                    achievement_type=proto.ACHIEVEMENT_TYPE_NUMBERS.get(  # type: ignore[arg-type]
+                        e.template.achievement.achievement_type, 0
+                    ),
+                    url=e.template.achievement.criteria_url,
+                    alignments=[proto.skill(a) for a in e.template.achievement.skills()],
+                    matched_skills=[proto.skill(a) for a in e.matched],
+                )
+                for e in found
+            ]
+        )
 
     async def IssueCredential(
         self, request: pb.IssueCredentialRequest, context: grpc.aio.ServicerContext
@@ -280,35 +307,6 @@ class IssuanceServicer(pb_grpc.IssuanceServiceServicer):
             expires_at=proto.ts(created.expires_at),
             credential_configuration_id=created.configuration_id,
         )
-
-
-def clr_request(request: pb.IssueClrRequest) -> clr.ClrRequest:
-    """IssueClrRequest → the use case's request."""
-    items = []
-    for a in request.achievements:
-        source = a.WhichOneof("achievement_source")
-        items.append(
-            clr.ClrItem(
-                record_id=a.record_id,
-                template_id=a.template_id if source == "template_id" else "",
-                achievement=proto.achievement(a.achievement) if source == "achievement" else None,
-                results=proto.results(a.results),
-                evidence=proto.evidence(a.evidence),
-                awarded_at=proto.from_ts(a, "awarded_at"),
-                credits_earned=a.credits_earned,
-            )
-        )
-    return clr.ClrRequest(
-        record_id=request.record_id,
-        subject=proto.subject(request.subject),
-        name=request.name,
-        description=request.description,
-        partial=request.partial,
-        credential_ids=tuple(request.credential_ids),
-        achievements=tuple(items),
-        format=proto._enum(request.format, proto.FORMATS, "format"),
-        cryptosuite=proto._enum(request.cryptosuite, proto.SUITES, "cryptosuite"),
-    )
 
 
 def register(servicer: IssuanceServicer) -> Callable[[grpc.aio.Server], None]:

@@ -24,6 +24,7 @@ from ler_issuance.domain.errors import (
     InvalidSpec,
     IssuerNotFound,
     RecordIdConflict,
+    RecordNotIssued,
     StatusTransitionNotAllowed,
     invalid,
 )
@@ -141,96 +142,129 @@ async def _embeddable(uow: UnitOfWork, issuer_id: str, req: ClrRequest) -> list[
 
 
 async def issue_clr(ctx: Context, issuer_id: str, req: ClrRequest) -> ClrOutcome:
-    """See the module docstring."""
+    """See the module docstring: IssueClr, in a transaction of its own."""
+    _check(req)
+    async with ctx.uow() as uow:
+        return await issue_clr_in(ctx, uow, issuer_id, req)
+
+
+def _check(req: ClrRequest) -> None:
     violations = _violations(req)
     if violations:
         raise InvalidSpec(violations)
+
+
+async def credential_ids_for(
+    uow: UnitOfWork, issuer_id: str, record_ids: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The ids of the credentials this issuer issued under ``record_ids`` (in order), for
+    streamed CLRs, which reference earlier credentials by the institution's record ids."""
+    if not record_ids:
+        return ()
+    if await uow.issuers.get(issuer_id) is None:
+        raise IssuerNotFound(issuer_id)
+    found = await uow.credentials.by_record_ids(issuer_id, list(dict.fromkeys(record_ids)))
+    ids: list[str] = []
+    for i, rid in enumerate(record_ids):
+        record = found.get(rid)
+        if record is None:
+            raise RecordNotIssued(rid, f"credential_record_ids[{i}]")
+        ids.append(record.credential_id)
+    return tuple(ids)
+
+
+async def issue_clr_in(
+    ctx: Context, uow: UnitOfWork, issuer_id: str, req: ClrRequest
+) -> ClrOutcome:
+    """Issue (or replay) a CLR inside the caller's unit of work — the one way to build a CLR,
+    shared by IssueClr and the requests-topic consumer. On error the caller must roll back
+    what this wrote (the consumer uses a savepoint per request)."""
+    _check(req)
     fingerprint = _fingerprint(req)
-    async with ctx.uow() as uow:
-        issuer = await uow.issuers.get(issuer_id)
-        if issuer is None:
-            raise IssuerNotFound(issuer_id)
-        item_ids = [a.record_id for a in req.achievements]
-        existing = await uow.credentials.by_record_ids(issuer_id, [req.record_id, *item_ids])
-        earlier = existing.get(req.record_id)
-        if earlier is not None:
-            if earlier.fingerprint != fingerprint:
-                raise RecordIdConflict(req.record_id, earlier.credential_id)
-            issued = tuple(existing[r].credential_id for r in item_ids if r in existing)
-            return ClrOutcome(earlier, True, issued)
-        embedded = await _embeddable(uow, issuer_id, req)
-        specs = [
-            CredentialSpec(
-                record_id=a.record_id,
-                subject=req.subject,
-                template_id=a.template_id,
-                achievement=a.achievement,
-                results=a.results,
-                evidence=a.evidence,
-                awarded_at=a.awarded_at,
-                credits_earned=a.credits_earned,
-                cryptosuite=req.cryptosuite,
-            )
-            for a in req.achievements
-        ]
-        results = await BatchIssuer(ctx, uow, issuer_id).run(specs) if specs else []
-        new_ids: list[str] = []
-        for i, result in enumerate(results):
-            if result.outcome is Outcome.REJECTED or result.credential is None:
-                error = result.error
-                if isinstance(error, InvalidSpec):
-                    raise InvalidSpec(
-                        [
-                            FieldViolation(
-                                f"achievements[{i}].{v.field.removeprefix('spec.')}", v.description
-                            )
-                            for v in error.violations
-                        ]
-                    )
-                raise error or invalid(f"achievements[{i}]", "could not be issued")
-            embedded.append(result.credential)
-            new_ids.append(result.credential.credential_id)
-        (entries,) = await allocate_entries(ctx, uow, issuer, 1)
-        now = ctx.now()
-        credential_id = f"urn:uuid:{uuid.uuid4()}"
-        document = build_clr_credential(
-            issuer=issuer,
+    issuer = await uow.issuers.get(issuer_id)
+    if issuer is None:
+        raise IssuerNotFound(issuer_id)
+    item_ids = [a.record_id for a in req.achievements]
+    existing = await uow.credentials.by_record_ids(issuer_id, [req.record_id, *item_ids])
+    earlier = existing.get(req.record_id)
+    if earlier is not None:
+        if earlier.fingerprint != fingerprint:
+            raise RecordIdConflict(req.record_id, earlier.credential_id)
+        issued = tuple(existing[r].credential_id for r in item_ids if r in existing)
+        return ClrOutcome(earlier, True, issued)
+    embedded = await _embeddable(uow, issuer_id, req)
+    specs = [
+        CredentialSpec(
+            record_id=a.record_id,
             subject=req.subject,
-            name=req.name,
-            description=req.description,
-            partial=req.partial,
-            credentials=[json.loads(r.signed_credential) for r in embedded],
-            credential_id=credential_id,
-            status_entries=entries,
-            now=now,
+            template_id=a.template_id,
+            achievement=a.achievement,
+            results=a.results,
+            evidence=a.evidence,
+            awarded_at=a.awarded_at,
+            credits_earned=a.credits_earned,
+            cryptosuite=req.cryptosuite,
         )
-        suite = req.cryptosuite or issuer.default_cryptosuite
-        signed = ctx.sign(document, issuer, suite, None)
-        skills = tuple(dict.fromkeys(s for r in embedded for s in r.skills))
-        record = CredentialRecord(
-            credential_id=credential_id,
-            issuer_id=issuer_id,
-            issuer_did=issuer.did,
-            record_id=req.record_id,
-            fingerprint=fingerprint,
-            subject=req.subject,
-            kind=CredentialKind.CLR,
-            format=CredentialFormat.LDP_VC,
-            cryptosuite=suite,
-            template_id="",
-            achievement_name=req.name,
-            achievement_type="",
-            skills=skills,
-            status=CredentialState.ACTIVE,
-            status_reason="",
-            status_entries=entries,
-            issued_at=now,
-            valid_from=now,
-            valid_until=None,
-            signed_credential=orjson.dumps(signed),
-            media_type=MEDIA_TYPE_LDP,
-            embedded_credential_ids=tuple(r.credential_id for r in embedded),
-        )
-        await uow.credentials.add_many([record])
-        uow.publish(CredentialIssued(record))
+        for a in req.achievements
+    ]
+    results = await BatchIssuer(ctx, uow, issuer_id).run(specs) if specs else []
+    new_ids: list[str] = []
+    for i, result in enumerate(results):
+        if result.outcome is Outcome.REJECTED or result.credential is None:
+            error = result.error
+            if isinstance(error, InvalidSpec):
+                raise InvalidSpec(
+                    [
+                        FieldViolation(
+                            f"achievements[{i}].{v.field.removeprefix('spec.')}", v.description
+                        )
+                        for v in error.violations
+                    ]
+                )
+            raise error or invalid(f"achievements[{i}]", "could not be issued")
+        embedded.append(result.credential)
+        new_ids.append(result.credential.credential_id)
+    (entries,) = await allocate_entries(ctx, uow, issuer, 1)
+    now = ctx.now()
+    credential_id = f"urn:uuid:{uuid.uuid4()}"
+    document = build_clr_credential(
+        issuer=issuer,
+        subject=req.subject,
+        name=req.name,
+        description=req.description,
+        partial=req.partial,
+        credentials=[json.loads(r.signed_credential) for r in embedded],
+        credential_id=credential_id,
+        status_entries=entries,
+        now=now,
+    )
+    suite = req.cryptosuite or issuer.default_cryptosuite
+    signed = ctx.sign(document, issuer, suite, None)
+    skills = tuple(dict.fromkeys(s for r in embedded for s in r.skills))
+    record = CredentialRecord(
+        credential_id=credential_id,
+        issuer_id=issuer_id,
+        issuer_did=issuer.did,
+        record_id=req.record_id,
+        fingerprint=fingerprint,
+        subject=req.subject,
+        kind=CredentialKind.CLR,
+        format=CredentialFormat.LDP_VC,
+        cryptosuite=suite,
+        template_id="",
+        achievement_name=req.name,
+        achievement_type="",
+        skills=skills,
+        status=CredentialState.ACTIVE,
+        status_reason="",
+        status_entries=entries,
+        issued_at=now,
+        valid_from=now,
+        valid_until=None,
+        signed_credential=orjson.dumps(signed),
+        media_type=MEDIA_TYPE_LDP,
+        embedded_credential_ids=tuple(r.credential_id for r in embedded),
+    )
+    await uow.credentials.add_many([record])
+    uow.publish(CredentialIssued(record))
     return ClrOutcome(record, False, tuple(new_ids))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -24,6 +24,31 @@ class KeyStore(Protocol):
 
     def signer(self, key: SigningKey) -> KeyPair:
         """The key pair of a stored key (decrypted, possibly cached in memory)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignJob:
+    """One unsigned OB 3.0 credential to check and sign with ``cryptosuite``."""
+
+    document: dict[str, Any]
+    cryptosuite: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A job whose document failed the OB 3.0 data-model check (the message says why)."""
+
+    message: str
+
+
+class BatchSigner(Protocol):
+    """Checks and signs many credentials at once, off the event loop (e.g. on other cores)."""
+
+    async def sign(
+        self, encrypted_key: bytes, verification_method: str, jobs: Sequence[SignJob]
+    ) -> list[bytes | Rejected]:
+        """The signed credentials as JSON bytes (or why one was refused), in job order."""
         ...
 
 
@@ -57,7 +82,11 @@ class Context:
     urls: PublicUrls
     suspension_enabled: bool = True
     batch_max_items: int = 10_000
+    # where batches of LDP credentials are signed; None: in this process, one by one
+    batch_signer: BatchSigner | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # the public achievement catalog (SearchAchievementTemplates); None: not offered
+    catalog: Any = None
 
     def sign(
         self, document: dict[str, Any], issuer: Issuer, suite: Cryptosuite, key: SigningKey | None

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import orjson
 from ler_crypto.did import DidDocument
@@ -26,6 +27,7 @@ from ler_platform.errors import DomainError
 from ler_issuance.domain.credentials import (
     SD_JWT_VCT,
     build_achievement_credential,
+    not_valid_ob3,
     result_description_id,
     sd_jwt_claims,
     spec_fingerprint,
@@ -51,7 +53,7 @@ from ler_issuance.domain.model import (
     StatusEntryRef,
 )
 from ler_issuance.domain.validation import result_violations, spec_violations
-from ler_issuance.service_layer.context import Context
+from ler_issuance.service_layer.context import Context, Rejected, SignJob
 from ler_issuance.service_layer.status import allocate_entries
 from ler_issuance.service_layer.unit_of_work import DuplicateRecord, UnitOfWork
 
@@ -86,6 +88,21 @@ class _Pending:
     achievement: Achievement | None = None
 
 
+@dataclass
+class _Draft:
+    """A credential on its way: ``document`` waits for the batch signer, ``signed`` is done."""
+
+    item: _Pending
+    status_entries: tuple[StatusEntryRef, ...]
+    credential_id: str
+    moment: datetime
+    fmt: CredentialFormat
+    suite: Cryptosuite | None
+    document: dict[str, Any] | None = None
+    signed: bytes | None = None
+    error: DomainError | None = None
+
+
 def new_achievement_id() -> str:
     """Ids for achievements that came without one."""
     return f"urn:uuid:{uuid.uuid4()}"
@@ -93,6 +110,8 @@ def new_achievement_id() -> str:
 
 def with_ids(achievement: Achievement) -> Achievement:
     """The achievement with its id (and its result descriptions' ids) assigned where empty."""
+    if achievement.id and all(rd.id for rd in achievement.result_descriptions):
+        return achievement  # the usual case: nothing to assign, no copy
     aid = achievement.id or new_achievement_id()
     rds = tuple(
         rd if rd.id else replace(rd, id=f"rd{i + 1}")
@@ -218,14 +237,23 @@ class BatchIssuer:
         entries = await allocate_entries(self._ctx, self._uow, issuer, len(fresh))
         issued: dict[str, CredentialRecord] = {}
         records: list[CredentialRecord] = []
+        drafts: list[_Draft] = []
         for item, status_entries in zip(fresh, entries, strict=True):
             try:
-                record = self._sign(issuer, item, status_entries)
+                drafts.append(self._draft(issuer, item, status_entries))
             except DomainError as err:
                 results[item.index] = ItemResult(
                     item.index, item.spec.record_id, Outcome.REJECTED, error=err
                 )
+        await self._sign_pooled(issuer, drafts)
+        for draft in drafts:
+            item = draft.item
+            if draft.error is not None:
+                results[item.index] = ItemResult(
+                    item.index, item.spec.record_id, Outcome.REJECTED, error=draft.error
+                )
                 continue
+            record = self._record(issuer, draft)
             issued[item.spec.record_id] = record
             records.append(record)
             results[item.index] = ItemResult(
@@ -250,12 +278,14 @@ class BatchIssuer:
             for record in records:
                 self._uow.publish(CredentialIssued(record))
 
-    def _sign(
+    def _draft(
         self,
         issuer: Issuer,
         item: _Pending,
         status_entries: tuple[StatusEntryRef, ...],
-    ) -> CredentialRecord:
+    ) -> _Draft:
+        """The credential of ``item``: signed already, or (with a batch signer) built and
+        waiting for ``_sign_pooled``."""
         spec = item.spec
         achievement = item.achievement
         if achievement is None:  # pragma: no cover - filtered by the caller
@@ -263,18 +293,60 @@ class BatchIssuer:
         fmt = spec.format or issuer.default_format
         credential_id = f"urn:uuid:{uuid.uuid4()}"
         moment = self._ctx.now()
+        draft = _Draft(item, status_entries, credential_id, moment, fmt, None)
         if fmt is CredentialFormat.SD_JWT_VC:
-            signed_bytes = self._sd_jwt(issuer, item, achievement, status_entries, moment)
-            suite: Cryptosuite | None = None
-            media_type = MEDIA_TYPE_SD_JWT
-        else:
-            suite = spec.cryptosuite or issuer.default_cryptosuite
-            signed_bytes = self._ldp(
-                issuer, item, achievement, status_entries, moment, credential_id
-            )
-            media_type = MEDIA_TYPE_LDP
-        return CredentialRecord(
+            draft.signed = self._sd_jwt(issuer, item, achievement, status_entries, moment)
+            return draft
+        draft.suite = spec.cryptosuite or issuer.default_cryptosuite
+        # Only RDFC goes to the batch signer: canonicalization makes it ~10x dearer than JCS.
+        # A JCS signature costs about what shipping the document to a worker and back does,
+        # and measured end to end it was faster in this process (bench/issuance.py: 1,327/s
+        # in-process against 890/s through the pool on the same quiet 2-core machine).
+        pooled = self._ctx.batch_signer is not None and draft.suite is Cryptosuite.EDDSA_RDFC_2022
+        document = build_achievement_credential(
+            issuer=issuer,
+            spec=spec,
+            achievement=achievement,
             credential_id=credential_id,
+            status_entries=status_entries,
+            now=moment,
+            validate=not pooled,  # the pool's workers run the OB 3.0 check before signing
+        )
+        if pooled:
+            draft.document = document
+        else:
+            draft.signed = orjson.dumps(self._ctx.sign(document, issuer, draft.suite, None))
+        return draft
+
+    async def _sign_pooled(self, issuer: Issuer, drafts: list[_Draft]) -> None:
+        """Check and sign the drafts built for the batch signer, all in one call."""
+        waiting = [d for d in drafts if d.document is not None and d.suite is not None]
+        signer = self._ctx.batch_signer
+        if not waiting or signer is None:
+            return
+        key = issuer.active_key
+        signed = await signer.sign(
+            key.encrypted_private_key,
+            key.verification_method,
+            [SignJob(d.document, d.suite.value) for d in waiting if d.document and d.suite],
+        )
+        for draft, outcome in zip(waiting, signed, strict=True):
+            draft.document = None
+            if isinstance(outcome, Rejected):
+                draft.error = not_valid_ob3(outcome.message)
+            else:
+                draft.signed = outcome
+
+    def _record(self, issuer: Issuer, draft: _Draft) -> CredentialRecord:
+        item, spec = draft.item, draft.item.spec
+        achievement = item.achievement
+        if achievement is None or draft.signed is None:  # pragma: no cover - see _issue
+            raise invalid("spec", "nothing was signed")
+        fmt, moment, suite = draft.fmt, draft.moment, draft.suite
+        status_entries, signed_bytes = draft.status_entries, draft.signed
+        media_type = MEDIA_TYPE_SD_JWT if fmt is CredentialFormat.SD_JWT_VC else MEDIA_TYPE_LDP
+        return CredentialRecord(
+            credential_id=draft.credential_id,
             issuer_id=issuer.issuer_id,
             issuer_did=issuer.did,
             record_id=spec.record_id,
@@ -325,28 +397,6 @@ class BatchIssuer:
         except CryptoError as err:
             raise invalid("spec", f"cannot be issued as an SD-JWT VC: {err}") from err
         return compact.encode()
-
-    def _ldp(
-        self,
-        issuer: Issuer,
-        item: _Pending,
-        achievement: Achievement,
-        status_entries: tuple[StatusEntryRef, ...],
-        moment: datetime,
-        credential_id: str,
-    ) -> bytes:
-        """An OB 3.0 credential with a Data Integrity proof."""
-        spec = item.spec
-        suite = spec.cryptosuite or issuer.default_cryptosuite
-        document = build_achievement_credential(
-            issuer=issuer,
-            spec=spec,
-            achievement=achievement,
-            credential_id=credential_id,
-            status_entries=status_entries,
-            now=moment,
-        )
-        return orjson.dumps(self._ctx.sign(document, issuer, suite, None))
 
 
 async def issue_batch(
