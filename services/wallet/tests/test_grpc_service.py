@@ -17,7 +17,7 @@ from ler.wallet.v1 import wallet_service_pb2 as pb
 from ler.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 from ler_platform.events.envelope import Event
 from ler_wallet.bootstrap import WalletApp, bootstrap
-from wallet_helpers import Issuer, bearer, poll_until, wallet_settings
+from wallet_helpers import Issuer, bearer, free_port, poll_until, wallet_settings
 
 
 @pytest.fixture
@@ -50,6 +50,14 @@ def _requests(account_id: str) -> list[tuple[str, object]]:
         ("AddSelfAssertedSkill", pb.AddSelfAssertedSkillRequest(account_id=account_id)),
         ("PlanCareer", pb.PlanCareerRequest(account_id=account_id)),
         ("CreatePresentation", pb.CreatePresentationRequest(account_id=account_id)),
+        (
+            "ResolvePresentationRequest",
+            pb.ResolvePresentationRequestRequest(account_id=account_id),
+        ),
+        (
+            "RespondToPresentationRequest",
+            pb.RespondToPresentationRequestRequest(account_id=account_id),
+        ),
         ("CreateShareLink", pb.CreateShareLinkRequest(account_id=account_id)),
         ("RevokeShareLink", pb.RevokeShareLinkRequest(account_id=account_id, share_link_id="s")),
         ("ListShareLinks", pb.ListShareLinksRequest(account_id=account_id)),
@@ -145,6 +153,63 @@ async def test_import_curate_profile_share_export(
         rpb.ACCESS_OUTCOME_DENIED_EXHAUSTED,
         rpb.ACCESS_OUTCOME_GRANTED,
     ]
+    assert [list(e.seen) for e in log.entries] == [
+        [],
+        [rpb.SeenCredential(credential_id=stored.credential_id)],
+    ]
+    assert {e.channel for e in log.entries} == {rpb.ACCESS_CHANNEL_SHARE_LINK}
+
+    # a link with an audience opens only for it (by DID header or by Origin); refusals logged
+    for audience, wrong, right in (
+        (
+            "did:web:jobs.example.com",
+            {"X-Ler-Verifier": "did:web:evil.example"},
+            {"X-Ler-Verifier": "did:web:jobs.example.com"},
+        ),
+        (
+            "HTTPS://Jobs.Example.com:443/",
+            {"Origin": "https://evil.example"},
+            {"Origin": "https://jobs.example.com"},
+        ),
+    ):
+        aud = (
+            await stub.CreateShareLink(
+                pb.CreateShareLinkRequest(
+                    account_id=acc, credential_ids=[stored.credential_id], audience=audience
+                ),
+                metadata=md,
+            )
+        ).share_link
+        assert aud.audience in ("did:web:jobs.example.com", "https://jobs.example.com")
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, wrong):
+                async with http.get(aud.url, headers=headers) as response:
+                    assert response.status == 403
+                    assert "another verifier" in (await response.json())["detail"]
+            async with http.get(aud.url, headers=right) as response:
+                assert response.status == 200
+        entries = (
+            await stub.ListAccessLog(
+                pb.ListAccessLogRequest(account_id=acc, share_link_id=aud.share_link_id),
+                metadata=md,
+            )
+        ).entries
+        assert [(e.outcome, len(e.seen)) for e in entries] == [
+            (rpb.ACCESS_OUTCOME_GRANTED, 1),
+            (rpb.ACCESS_OUTCOME_DENIED_AUDIENCE, 0),
+            (rpb.ACCESS_OUTCOME_DENIED_AUDIENCE, 0),
+        ]
+        assert entries[0].verifier_id == aud.audience
+    for bad in ("https://jobs.example.com/path", "ftp://x.example", "not an audience"):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.CreateShareLink(
+                pb.CreateShareLinkRequest(
+                    account_id=acc, credential_ids=[stored.credential_id], audience=bad
+                ),
+                metadata=md,
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "audience" in (err.value.details() or "")
     exported = await stub.ExportRecords(
         pb.ExportRecordsRequest(account_id=acc, format=pb.EXPORT_FORMAT_LER_RS_JSON), metadata=md
     )
@@ -171,8 +236,9 @@ async def test_import_curate_profile_share_export(
         await stub.PlanCareer(
             pb.PlanCareerRequest(account_id=acc, opportunity_id="opp_1"), metadata=md
         )
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "intake" in (err.value.details() or "")
+    assert not planned.suggestions  # no issuance catalog configured: planning still works
     assert app.consumers.delivered == 0
 
 
@@ -247,3 +313,38 @@ async def test_paging_and_embedded_delivery(
         metadata=md,
     )
     assert [c.credential_id for c in listed.credentials] == [ids[0]]
+
+
+async def test_plan_career_when_intake_and_issuance_are_down(tmp_path: Path) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    app = bootstrap(
+        wallet_settings(
+            f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+            intake_grpc_target=dead,
+            issuance_grpc_target=dead,
+        )
+    )
+    await app.runtime.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.runtime.grpc.port}")
+    try:
+        stub = pb_grpc.WalletServiceStub(channel)
+        ada = await _account(stub, "ada@example.org")
+        acc, md = ada.account.account_id, bearer(ada.api_key)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.PlanCareer(
+                pb.PlanCareerRequest(account_id=acc, opportunity_id="o"), metadata=md
+            )
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "intake" in (err.value.details() or "")
+        sql = {"framework": "ESCO", "code": "SQL1", "url": "https://e.org/sql", "label": "SQL"}
+        planned = await stub.PlanCareer(
+            pb.PlanCareerRequest(
+                account_id=acc, target_skills=pb.TargetSkills(required_skills=[{"skill": sql}])
+            ),
+            metadata=md,
+        )
+        assert [m.requirement.skill.code for m in planned.missing] == ["SQL1"]
+        assert not planned.suggestions  # the catalog is down: the plan stands without them
+    finally:
+        await channel.close()
+        await app.runtime.stop()

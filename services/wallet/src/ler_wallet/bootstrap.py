@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ler_crypto.did import DidResolver, HttpsWebFetcher
 from ler_platform.events.bus import EventBus
 from ler_platform.inbox import IdempotentConsumer
 from ler_platform.kek import kek_value as load_kek_value
@@ -20,8 +21,10 @@ from ler_platform.runtime import ServiceRuntime, build_runtime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ler_wallet.adapters.auth import WalletAuthenticator
+from ler_wallet.adapters.careers import IntakePostings, IssuanceCatalog
 from ler_wallet.adapters.keystore import EnvelopeHolderKeys
 from ler_wallet.adapters.oid4vci import Oid4vciClient
+from ler_wallet.adapters.oid4vp import Oid4vpClient
 from ler_wallet.adapters.sql import SqlUnitOfWork
 from ler_wallet.adapters.verifier import CryptoReceiptVerifier
 from ler_wallet.entrypoints import grpc_api
@@ -65,6 +68,20 @@ class OutputTopics:
         """Nothing to release."""
 
 
+class Closing:
+    """Component that closes a client's gRPC channel when the service stops."""
+
+    def __init__(self, client: IntakePostings | IssuanceCatalog) -> None:
+        self._client = client
+
+    async def start(self) -> None:
+        """Channels connect lazily: nothing to do."""
+
+    async def stop(self) -> None:
+        """Close the channel."""
+        await self._client.close()
+
+
 def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> WalletApp:
     """Assemble the service: database, bus, gRPC WalletService, HTTP share links, the delivery
     and status consumers, and the outbox relay. ``bus`` lets an embedded host share one
@@ -96,7 +113,24 @@ def bootstrap(settings: WalletSettings, *, bus: EventBus | None = None) -> Walle
         pseudonyms=Pseudonymizer(pseudonym_key),
         share_base_url=settings.base_url,
         offers=Oid4vciClient(allow_private=settings.offers_allow_private),
+        presentation_requests=Oid4vpClient(
+            allow_private=settings.presentations_allow_private,
+            resolver=DidResolver(
+                None
+                if settings.verify_offline
+                else HttpsWebFetcher(allow_private=settings.presentations_allow_private),
+                offline=settings.verify_offline,
+            ),
+        ),
     )
+    if settings.intake_grpc_target:
+        postings = IntakePostings(settings.intake_grpc_target)
+        ctx.opportunities = postings
+        runtime.add_component(Closing(postings))
+    if settings.issuance_grpc_target:
+        catalog = IssuanceCatalog(settings.issuance_grpc_target)
+        ctx.catalog = catalog
+        runtime.add_component(Closing(catalog))
     authenticator.bind(ctx)
     runtime.grpc.add_service(grpc_api.SERVICE_NAME, grpc_api.register(grpc_api.WalletServicer(ctx)))
     runtime.add_component(OutputTopics(runtime.bus, settings.events_topic))

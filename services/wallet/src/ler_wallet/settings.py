@@ -27,6 +27,13 @@ class WalletSettings(ServiceSettings):
     verify_allow_private: bool = False
     # OID4VCI: allow plain http and private addresses for issuers (local clusters, tests only).
     offers_allow_private: bool = False
+    # OpenID4VP: allow plain http and private addresses for verifiers' request_uri/response_uri
+    # (local clusters, tests only).
+    presentations_allow_private: bool = False
+    # Career planning: gRPC targets ("host:port") of the intake service (opportunity postings)
+    # and the issuance service (achievement catalog); empty means not configured.
+    intake_grpc_target: str = ""
+    issuance_grpc_target: str = ""
     # Topics and consumer groups (overridable so that tests run on fresh ones).
     issued_topic: str = issuance_topics.CREDENTIALS_ISSUED_TOPIC
     status_topic: str = issuance_topics.CREDENTIALS_STATUS_TOPIC

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = make_metadata()
@@ -123,6 +124,12 @@ def _consents() -> list[Any]:
     ]
 
 
+def access_log_claims() -> list[Any]:
+    """Added by migration 0003: the claims a selective disclosure showed, per credential
+    (``{credential_id: [JSON pointer, ...]}``); credentials not named were shown whole."""
+    return [Column("seen_claims", JSON, nullable=False, server_default=text("'{}'"))]
+
+
 WALLET_TABLES: dict[str, Callable[[], list[Any]]] = {
     "wallet_accounts": _accounts,
     "wallet_credentials": _credentials,
@@ -136,5 +143,5 @@ accounts = Table("wallet_accounts", metadata, *_accounts())
 credentials = Table("wallet_credentials", metadata, *_credentials())
 self_asserted_skills = Table("wallet_self_asserted_skills", metadata, *_skills())
 share_links = Table("wallet_share_links", metadata, *_share_links())
-access_log = Table("wallet_access_log", metadata, *_access_log())
+access_log = Table("wallet_access_log", metadata, *_access_log(), *access_log_claims())
 research_consents = Table("wallet_research_consents", metadata, *_consents())

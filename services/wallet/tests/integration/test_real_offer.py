@@ -24,6 +24,7 @@ from ler_platform.kek import new_kek_value
 from ler_wallet.bootstrap import bootstrap
 from wallet_helpers import (
     bearer,
+    delete_run_topics,
     drop_schema,
     free_port,
     poll_until,
@@ -104,6 +105,7 @@ async def wallet() -> AsyncIterator[pb_grpc.WalletServiceStub]:
         await channel.close()
         await app.runtime.stop()
         await drop_schema(pg_url, names["db_schema"])
+        await delete_run_topics(kafka, names)
 
 
 def _spec(record_id: str, subject: irpb.Subject) -> irpb.CredentialSpec:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from wallet_helpers import (
     Issuer,
     bearer,
+    delete_run_topics,
     drop_schema,
     poll_until,
     read_topic,
@@ -74,6 +75,7 @@ async def real() -> AsyncIterator[Real]:
         await app.runtime.stop()
         await bus.stop()
         await drop_schema(pg_url, names["db_schema"])
+        await delete_run_topics(kafka, names)
 
 
 async def _account(stub: pb_grpc.WalletServiceStub, email: str) -> pb.CreateAccountResponse:
@@ -255,6 +257,16 @@ async def test_sd_jwt_presentation_reveals_only_chosen_claims(real: Real, tmp_pa
             assert disclosure.encoded.encode() not in vp.presentation
     assert _cli_verify(tmp_path, vp.presentation, "n-1", "jobs.example.com")[0] == 0
     assert _cli_verify(tmp_path, vp.presentation, "n-2", "jobs.example.com")[0] == 1
+    # the access log (on PostgreSQL) says exactly which claims the verifier saw
+    log = await real.stub.ListAccessLog(
+        pb.ListAccessLogRequest(account_id=ada.account.account_id), metadata=md
+    )
+    assert [(e.channel, e.verifier_id) for e in log.entries] == [
+        (rpb.ACCESS_CHANNEL_PRESENTATION, "jobs.example.com")
+    ]
+    assert [(s.credential_id, list(s.disclosed_claims)) for s in log.entries[0].seen] == [
+        (stored.credential_id, ["/family_name"])
+    ]
 
 
 async def _get(url: str) -> tuple[int, dict]:

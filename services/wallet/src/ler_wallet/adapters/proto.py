@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,8 +73,12 @@ OUTCOMES: dict[Any, Any] = {
     AccessOutcome.DENIED_EXPIRED: rpb.ACCESS_OUTCOME_DENIED_EXPIRED,
     AccessOutcome.DENIED_REVOKED: rpb.ACCESS_OUTCOME_DENIED_REVOKED,
     AccessOutcome.DENIED_EXHAUSTED: rpb.ACCESS_OUTCOME_DENIED_EXHAUSTED,
-    # the contract has no audience refusal yet: reported as UNSPECIFIED (see the report)
-    AccessOutcome.DENIED_AUDIENCE: rpb.ACCESS_OUTCOME_UNSPECIFIED,
+    AccessOutcome.DENIED_AUDIENCE: rpb.ACCESS_OUTCOME_DENIED_AUDIENCE,
+}
+CHANNELS: dict[str, Any] = {
+    "share_link": rpb.ACCESS_CHANNEL_SHARE_LINK,
+    "presentation": rpb.ACCESS_CHANNEL_PRESENTATION,
+    "openid4vp": rpb.ACCESS_CHANNEL_OPENID4VP,
 }
 LINK_STATES: dict[Any, Any] = {
     "active": rpb.SHARE_LINK_STATE_ACTIVE,
@@ -259,6 +264,7 @@ def share_link_msg(link: ShareLink, now: datetime, url: str = "") -> rpb.ShareLi
         revoked_at=ts(link.revoked_at),
         max_accesses=link.max_accesses,
         access_count=link.access_count,
+        audience=link.audience,
     )
 
 
@@ -272,11 +278,31 @@ def access_entry_msg(e: AccessLogEntry) -> rpb.AccessLogEntry:
         client_network=e.client_network,
         user_agent=e.user_agent,
         verifier_id=e.verifier_id,
+        seen=seen_msgs(e.seen_credential_ids, e.seen_claims),
+        channel=CHANNELS.get(e.channel, rpb.ACCESS_CHANNEL_UNSPECIFIED),
     )
+
+
+def seen_msgs(
+    credential_ids: Sequence[str], claims: Sequence[tuple[str, Sequence[str]]]
+) -> list[rpb.SeenCredential]:
+    """What an access showed: each credential, with its disclosed claims when selective."""
+    by_id = dict(claims)
+    return [
+        rpb.SeenCredential(credential_id=c, disclosed_claims=list(by_id.get(c, ())))
+        for c in credential_ids
+    ]
 
 
 def _pseudonyms(items: events.Pseudonyms) -> list[epb.StudyPseudonym]:
     return [epb.StudyPseudonym(study_id=s, pseudonym=p) for s, p in items]
+
+
+_SHARE_CHANNELS: dict[str, Any] = {
+    "share_link": epb.SHARE_CHANNEL_SHARE_LINK,
+    "presentation": epb.SHARE_CHANNEL_PRESENTATION,
+    "openid4vp": epb.SHARE_CHANNEL_OPENID4VP,
+}
 
 
 def event_message(event: events.DomainEvent) -> Any:
@@ -295,11 +321,7 @@ def event_message(event: events.DomainEvent) -> Any:
     if isinstance(event, events.CredentialShared):
         return epb.CredentialShared(
             account_id=event.account_id,
-            channel=(
-                epb.SHARE_CHANNEL_SHARE_LINK
-                if event.channel == "share_link"
-                else epb.SHARE_CHANNEL_PRESENTATION
-            ),
+            channel=_SHARE_CHANNELS.get(event.channel, epb.SHARE_CHANNEL_UNSPECIFIED),
             share_link_id=event.share_link_id,
             domain=event.domain,
             credential_ids=list(event.credential_ids),

@@ -436,6 +436,7 @@ class SqlAccessLog:
                 user_agent=e.user_agent,
                 seen_credential_ids=list(e.seen_credential_ids),
                 channel=e.channel,
+                seen_claims={cid: list(paths) for cid, paths in e.seen_claims},
             )
         )
 
@@ -455,6 +456,7 @@ class SqlAccessLog:
                 r.user_agent,
                 tuple(r.seen_credential_ids),
                 r.channel,
+                tuple((cid, tuple(paths)) for cid, paths in (r.seen_claims or {}).items()),
             )
             for r in rows
         ]

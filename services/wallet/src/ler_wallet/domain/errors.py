@@ -119,3 +119,34 @@ class OfferRefused(FailedPrecondition, WalletError):
 
 class IssuerUnreachable(WalletError):
     """The issuer of an offer cannot be reached; retry later (mapped to UNAVAILABLE)."""
+
+
+class VerifierRefused(FailedPrecondition, WalletError):
+    """The verifier rejected the wallet's OpenID4VP response."""
+
+
+class VerifierUnreachable(WalletError):
+    """A verifier's request_uri or response_uri cannot be reached; retry later (mapped to
+    UNAVAILABLE)."""
+
+
+class NoMatchingCredential(InvalidArgument, WalletError):
+    """A chosen credential does not answer the verifier's credential query."""
+
+
+class OpportunityLookupUnavailable(FailedPrecondition, WalletError):
+    """Planning for an intake opportunity needs the intake service, which is not configured."""
+
+
+class OpportunityNotFound(NotFound, WalletError):
+    """The intake service has no open opportunity with this id."""
+
+    def __init__(self, opportunity_id: str) -> None:
+        super().__init__(
+            f"no open opportunity {opportunity_id!r} at the intake service",
+            metadata={"opportunity_id": opportunity_id},
+        )
+
+
+class DependencyUnreachable(WalletError):
+    """The intake or issuance service cannot be reached (mapped to UNAVAILABLE)."""

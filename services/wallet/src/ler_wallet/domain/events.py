@@ -31,7 +31,7 @@ class CredentialShared:
     """Credentials were shared through a share link or a presentation."""
 
     account_id: str
-    channel: str  # "share_link" | "presentation"
+    channel: str  # "share_link" | "presentation" | "openid4vp"
     credential_ids: tuple[str, ...]
     shared_at: datetime
     share_link_id: str = ""

@@ -231,7 +231,9 @@ class AccessLogEntry:
     client_network: str = ""
     user_agent: str = ""
     seen_credential_ids: tuple[str, ...] = ()
-    channel: str = "share_link"  # or "presentation"
+    channel: str = "share_link"  # or "presentation", "openid4vp"
+    # selectively disclosed credentials: (credential_id, JSON pointers shown); others shown whole
+    seen_claims: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ class Requirement:
     skill: Skill
     weight: float = 0.0
     required: bool = True
+    # skills the goal accepts in its place (an intake opportunity's declared equivalents)
+    equivalents: tuple[Skill, ...] = ()
 
     @property
     def effective_weight(self) -> float:
@@ -62,7 +64,9 @@ def plan(
     by_key = {entry.skill.key: entry for entry in profile}
     matches = []
     for requirement in requirements:
-        entry = by_key.get(requirement.skill.key)
+        entry = by_key.get(requirement.skill.key) or next(
+            (by_key[e.key] for e in requirement.equivalents if e.key in by_key), None
+        )
         if entry is not None and entry.verified:
             matches.append(GoalMatch(requirement, tuple(entry.credential_ids), False))
         elif entry is not None and include_self_asserted:
@@ -73,3 +77,45 @@ def plan(
     total = sum(m.requirement.effective_weight for m in required)
     covered = sum(m.requirement.effective_weight for m in required if m.evidenced)
     return CareerPlan(tuple(matches), covered / total if total else 1.0)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """An achievement a registered institution offers (issuance's public catalog)."""
+
+    template_id: str
+    issuer_id: str
+    issuer_name: str
+    name: str
+    achievement_type: str  # ler.common.v1.AchievementType name, e.g. "ACHIEVEMENT_TYPE_COURSE"
+    url: str
+    skills: tuple[Skill, ...]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An offer that would evidence one missing goal skill."""
+
+    skill: Skill
+    offer: Offer
+
+
+def suggest(made: CareerPlan, offers: Sequence[Offer]) -> list[Suggestion]:
+    """For each missing skill (required first, heavier first), the offers aligned to it (or to
+    an accepted equivalent); offers covering more missing skills rank first."""
+    missing = [m.requirement for m in made.matches if not m.evidenced]
+    missing.sort(key=lambda r: (not r.required, -r.effective_weight))
+
+    def keys(r: Requirement) -> set[tuple[str, str]]:
+        return {r.skill.key, *(e.key for e in r.equivalents)}
+
+    def covers(offer: Offer, r: Requirement) -> bool:
+        return bool(keys(r) & {s.key for s in offer.skills})
+
+    breadth = {o.template_id: sum(covers(o, r) for r in missing) for o in offers}
+    result: list[Suggestion] = []
+    for requirement in missing:
+        fitting = [o for o in offers if covers(o, requirement)]
+        fitting.sort(key=lambda o: (-breadth[o.template_id], o.name, o.template_id))
+        result.extend(Suggestion(requirement.skill, o) for o in fitting)
+    return result

@@ -23,15 +23,18 @@ from ler_platform.auth import current_tenant
 
 from ler_wallet.adapters import proto
 from ler_wallet.adapters.auth import HOLDER
+from ler_wallet.domain import dcql
 from ler_wallet.domain.errors import (
+    DependencyUnreachable,
     InvalidRequest,
     IssuerUnreachable,
     NotAuthenticated,
     NotYourAccount,
+    VerifierUnreachable,
 )
 from ler_wallet.domain.model import Curation
 from ler_wallet.domain.planning import Requirement
-from ler_wallet.service_layer import accounts, curation, export, receiving, sharing
+from ler_wallet.service_layer import accounts, curation, export, oid4vp, receiving, sharing
 from ler_wallet.service_layer.context import Context
 
 SERVICE_NAME = "ler.wallet.v1.WalletService"
@@ -215,27 +218,27 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
         self, request: pb.PlanCareerRequest, context: Any
     ) -> pb.PlanCareerResponse:
         account_id = _authorize(request.account_id)
-        if request.WhichOneof("goal") == "opportunity_id":
-            await context.abort(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "planning for an intake opportunity is not available yet (the wallet has no"
-                " intake client); pass target_skills instead",
-            )
-            raise AssertionError("unreachable")  # pragma: no cover - abort raises
         goal = request.target_skills
         requirements = [
             Requirement(proto.skill_of(r.skill), r.weight, required)
             for required, group in ((True, goal.required_skills), (False, goal.preferred_skills))
             for r in group
         ]
-        made = await curation.plan_career(
-            self._ctx,
-            account_id,
-            requirements,
-            include_self_asserted=request.include_self_asserted,
-        )
-        response = pb.PlanCareerResponse(required_coverage=made.required_coverage)
-        for match in made.matches:
+        try:
+            made = await curation.plan_for_goal(
+                self._ctx,
+                account_id,
+                requirements=requirements,
+                opportunity_id=request.opportunity_id
+                if request.WhichOneof("goal") == "opportunity_id"
+                else None,
+                include_self_asserted=request.include_self_asserted,
+            )
+        except DependencyUnreachable as err:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, err.message)
+            raise AssertionError("unreachable") from err  # pragma: no cover - abort raises
+        response = pb.PlanCareerResponse(required_coverage=made.plan.required_coverage)
+        for match in made.plan.matches:
             requirement = cspb.SkillRequirement(
                 skill=proto.skill_msg(match.requirement.skill), weight=match.requirement.weight
             )
@@ -252,6 +255,18 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
                 response.missing.append(
                     pb.MissingSkill(requirement=requirement, required=match.requirement.required)
                 )
+        response.suggestions.extend(
+            pb.SuggestedAchievement(
+                skill=proto.skill_msg(s.skill),
+                achievement_name=s.offer.name,
+                achievement_type=cpb.AchievementType.Value(s.offer.achievement_type),
+                issuer_id=s.offer.issuer_id,
+                issuer_name=s.offer.issuer_name,
+                template_id=s.offer.template_id,
+                url=s.offer.url,
+            )
+            for s in made.suggestions
+        )
         return response
 
     async def CreatePresentation(
@@ -273,6 +288,52 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             presentation=made.content, format=proto.FORMATS[made.format], media_type=made.media_type
         )
 
+    async def ResolvePresentationRequest(
+        self, request: pb.ResolvePresentationRequestRequest, context: Any
+    ) -> pb.ResolvePresentationRequestResponse:
+        account_id = _authorize(request.account_id)
+        try:
+            got = await oid4vp.resolve_request(self._ctx, account_id, request.authorization_request)
+        except VerifierUnreachable as err:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, err.message)
+            raise AssertionError("unreachable") from err  # pragma: no cover - abort raises
+        return pb.ResolvePresentationRequestResponse(
+            client_id=got.request.client_id,
+            client_id_prefix=got.request.client_id_prefix,
+            verifier_name=got.request.verifier_name,
+            response_uri=got.request.response_uri,
+            signed=got.request.signed,
+            credentials=[
+                pb.RequestedCredential(
+                    query_id=m.query.query_id,
+                    format=m.query.format,
+                    claim_paths=[dcql.to_pointer(c.path) for c in m.query.claims],
+                    matching_credential_ids=list(m.credential_ids),
+                    required=m.required,
+                )
+                for m in got.matches
+            ],
+        )
+
+    async def RespondToPresentationRequest(
+        self, request: pb.RespondToPresentationRequestRequest, context: Any
+    ) -> pb.RespondToPresentationRequestResponse:
+        account_id = _authorize(request.account_id)
+        try:
+            done = await oid4vp.respond(
+                self._ctx,
+                account_id,
+                request.authorization_request,
+                [(c.query_id, c.credential_id) for c in request.choices],
+            )
+        except VerifierUnreachable as err:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, err.message)
+            raise AssertionError("unreachable") from err  # pragma: no cover - abort raises
+        return pb.RespondToPresentationRequestResponse(
+            redirect_uri=done.redirect_uri,
+            presented=proto.seen_msgs([c for c, _ in done.seen], done.seen),
+        )
+
     async def CreateShareLink(
         self, request: pb.CreateShareLinkRequest, context: Any
     ) -> pb.CreateShareLinkResponse:
@@ -285,6 +346,7 @@ class WalletServicer(pb_grpc.WalletServiceServicer):
             if request.HasField("expires_at")
             else None,
             max_accesses=request.max_accesses,
+            audience=request.audience,
         )
         return pb.CreateShareLinkResponse(
             share_link=proto.share_link_msg(made.link, self._ctx.clock(), made.url)

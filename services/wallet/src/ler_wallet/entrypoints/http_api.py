@@ -2,7 +2,8 @@
 
 Every attempt is logged (when, which verifier, what was seen) before the answer is sent;
 refusals are RFC 9457 problem+json. A verifier identifies itself with the ``X-Ler-Verifier``
-header (its tenant id); a link with an audience serves only that verifier.
+header (its DID or tenant id) or, from a browser, by its ``Origin``; a link with an audience
+serves only that verifier.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class ShareLinkRoutes:
                 verifier_id=request.headers.get(VERIFIER_HEADER, "")[:200],
                 address=request.remote or "",
                 user_agent=request.headers.get("User-Agent", ""),
+                origin=request.headers.get("Origin", "")[:200],
             )
         except ShareLinkUnavailable as err:
             return problem(410, f"share-link-{err.outcome}", "Share link unavailable", err.message)

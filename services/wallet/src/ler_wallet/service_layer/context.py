@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ler_crypto.keys import KeyPair
 
@@ -56,6 +56,22 @@ class OfferCollector(Protocol):
     ) -> list[str]: ...
 
 
+class OpportunityLookup(Protocol):
+    """Reads an intake opportunity's public posting (``ler_wallet.adapters.careers``)."""
+
+    async def requirements(self, opportunity_id: str) -> list[Any]:
+        """The posting's skill requirements (``planning.Requirement``)."""
+        ...
+
+
+class AchievementCatalog(Protocol):
+    """Searches the achievements registered institutions offer, by skill."""
+
+    async def search(self, skills: list[Any]) -> list[Any]:
+        """Catalog entries (``planning.Offer``) aligned to any of ``skills``."""
+        ...
+
+
 class Pseudonymizer:
     """Stable per (learner, study), unlinkable across studies: HMAC-SHA256 under a secret."""
 
@@ -91,3 +107,8 @@ class Context:
     share_base_url: str
     offers: OfferCollector | None = None
     clock: Callable[[], datetime] = utc_now
+    # OpenID4VP transport (ler_wallet.adapters.oid4vp.Oid4vpClient); None: not offered
+    presentation_requests: object | None = None
+    # career planning: intake postings and the issuance catalog (None: not configured)
+    opportunities: OpportunityLookup | None = None
+    catalog: AchievementCatalog | None = None

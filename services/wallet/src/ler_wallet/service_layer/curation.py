@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from ler_wallet.domain.errors import CredentialNotFound, InvalidRequest
+from ler_wallet.domain.errors import (
+    CredentialNotFound,
+    DependencyUnreachable,
+    InvalidRequest,
+    OpportunityLookupUnavailable,
+)
 from ler_wallet.domain.model import Curation, HeldCredential, SelfAssertedSkill, Skill, StatusState
-from ler_wallet.domain.planning import CareerPlan, Requirement, plan
+from ler_wallet.domain.planning import CareerPlan, Requirement, Suggestion, plan, suggest
 from ler_wallet.domain.skills import ProfileSkill, build_profile
 from ler_wallet.service_layer.accounts import load_account
 from ler_wallet.service_layer.context import Context
+
+log = logging.getLogger(__name__)
 
 CURATION_FIELDS = ("hidden", "featured", "tags", "sort_order")
 
@@ -131,3 +139,54 @@ async def plan_career(
     """Which target skills the learner's valid credentials evidence, and which are missing."""
     profile = await skills_profile(ctx, account_id)
     return plan(requirements, profile, include_self_asserted=include_self_asserted)
+
+
+@dataclass(frozen=True)
+class PlanWithSuggestions:
+    """A career plan and the achievements that would close its gaps."""
+
+    plan: CareerPlan
+    suggestions: list[Suggestion]
+
+
+async def plan_for_goal(
+    ctx: Context,
+    account_id: str,
+    *,
+    requirements: Sequence[Requirement] = (),
+    opportunity_id: str | None = None,
+    include_self_asserted: bool,
+) -> PlanWithSuggestions:
+    """Plan for an intake opportunity (looked up over gRPC) or explicit target skills; suggest
+    catalog achievements for each missing skill when the issuance catalog is configured."""
+    if opportunity_id is not None:
+        if ctx.opportunities is None:
+            raise OpportunityLookupUnavailable(
+                "planning for an intake opportunity needs the intake service, which this wallet"
+                " is not configured with (LER_INTAKE_GRPC_TARGET); pass target_skills instead"
+            )
+        await load_account_only(ctx, account_id)
+        requirements = await ctx.opportunities.requirements(opportunity_id)
+        if not requirements:
+            raise InvalidRequest(f"opportunity {opportunity_id!r} names no skills to plan for")
+    made = await plan_career(
+        ctx, account_id, requirements, include_self_asserted=include_self_asserted
+    )
+    if ctx.catalog is None:
+        return PlanWithSuggestions(made, [])
+    gaps = [m.requirement for m in made.matches if not m.evidenced]
+    wanted = [s for r in gaps for s in (r.skill, *r.equivalents)]
+    try:
+        offers = await ctx.catalog.search(wanted) if wanted else []
+    except DependencyUnreachable as err:
+        # suggestions are an extra: the plan itself stands (the contract keeps UNAVAILABLE for
+        # an opportunity that cannot be read)
+        log.warning("achievement suggestions skipped: %s", err.message)
+        offers = []
+    return PlanWithSuggestions(made, suggest(made, offers))
+
+
+async def load_account_only(ctx: Context, account_id: str) -> None:
+    """``AccountNotFound`` unless the account exists (before calling other services)."""
+    async with ctx.uow() as uow:
+        await load_account(uow, account_id)

@@ -6,16 +6,20 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ler_crypto import dataintegrity
 from ler_crypto.errors import CryptoError
+from ler_crypto.keys import KeyPair
 from ler_crypto.sdjwt import create_presentation as sd_jwt_presentation
+from ler_crypto.sdjwt import parse_sd_jwt, reconstruct
 
 from ler_wallet.domain import events
 from ler_wallet.domain.credentials import SD_JWT_MEDIA_TYPE
@@ -30,6 +34,7 @@ from ler_wallet.domain.errors import (
 from ler_wallet.domain.model import (
     AccessLogEntry,
     AccessOutcome,
+    Account,
     CredentialFormat,
     HeldCredential,
     ShareLink,
@@ -79,11 +84,66 @@ async def _chosen(uow: UnitOfWork, account_id: str, ids: Sequence[str]) -> list[
     return chosen
 
 
-def _presentable(held: HeldCredential) -> None:
+def presentable(held: HeldCredential) -> None:
+    """``CredentialUnusable`` unless the credential is active (not revoked or suspended)."""
     if held.status is not StatusState.ACTIVE:
         raise CredentialUnusable(
             f"credential {held.credential_id!r} is {held.status.value} and cannot be presented"
         )
+
+
+def ldp_presentation(
+    account: Account,
+    pair: KeyPair,
+    chosen: Sequence[HeldCredential],
+    challenge: str,
+    domain: str,
+    cryptosuite: str = "eddsa-rdfc-2022",
+) -> dict[str, Any]:
+    """A ``VerifiablePresentation`` of JSON-LD credentials with a Data Integrity proof
+    (``proofPurpose: authentication``, VC-DATA-INTEGRITY §2.1 challenge/domain)."""
+    vp: dict[str, Any] = {
+        "@context": [VC_V2_CONTEXT],
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiablePresentation"],
+        "holder": account.holder_did,
+        "verifiableCredential": [json.loads(c.signed) for c in chosen],
+    }
+    try:
+        return dataintegrity.sign(
+            vp,
+            pair,
+            cryptosuite=cryptosuite,
+            verification_method=account.holder_verification_method,
+            proof_purpose="authentication",
+            challenge=challenge,
+            domain=domain,
+        )
+    except CryptoError as err:
+        raise InvalidRequest(f"cannot sign the presentation: {err}") from err
+
+
+def sd_jwt_disclosure(
+    held: HeldCredential,
+    paths: Sequence[tuple[str | int, ...]],
+    pair: KeyPair,
+    audience: str,
+    nonce: str,
+) -> str:
+    """An SD-JWT presentation revealing the claims at ``paths`` (whole: selectively disclosable
+    claims inside them too) and nothing else, with a KB-JWT bound to ``audience``/``nonce``.
+    Paths of always-disclosed claims need no disclosure."""
+    text = held.signed.decode()
+    try:
+        disclosable = set(reconstruct(parse_sd_jwt(text))[1].values())
+        wanted = [
+            k for k in disclosable if any(k[: len(p)] == p or p[: len(k)] == k for p in paths)
+        ]
+        return sd_jwt_presentation(
+            text, disclose=wanted, holder=pair, audience=audience, nonce=nonce
+        )
+    except CryptoError as err:
+        raise InvalidRequest(f"cannot disclose the requested claims: {err}") from err
 
 
 async def create_presentation(
@@ -113,7 +173,7 @@ async def create_presentation(
         account = await load_account(uow, account_id)
         chosen = await _chosen(uow, account_id, credential_ids)
         for held in chosen:
-            _presentable(held)
+            presentable(held)
         for credential_id in disclosures:
             if credential_id not in {c.credential_id for c in chosen}:
                 raise InvalidRequest(f"disclosures name {credential_id!r}, which is not presented")
@@ -134,28 +194,14 @@ async def create_presentation(
             except CryptoError as err:
                 raise InvalidRequest(f"cannot disclose the chosen claims: {err}") from err
             result = Presentation(text.encode(), CredentialFormat.SD_JWT_VC, SD_JWT_MEDIA_TYPE)
+            seen_claims: tuple[tuple[str, tuple[str, ...]], ...] = (
+                (sd[0].credential_id, tuple(disclosures.get(sd[0].credential_id, []))),
+            )
         else:
             if disclosures:
                 raise InvalidRequest("disclosures apply only to SD_JWT_VC credentials")
-            vp: dict[str, Any] = {
-                "@context": [VC_V2_CONTEXT],
-                "id": f"urn:uuid:{uuid.uuid4()}",
-                "type": ["VerifiablePresentation"],
-                "holder": account.holder_did,
-                "verifiableCredential": [json.loads(c.signed) for c in chosen],
-            }
-            try:
-                signed = dataintegrity.sign(
-                    vp,
-                    pair,
-                    cryptosuite=cryptosuite,
-                    verification_method=account.holder_verification_method,
-                    proof_purpose="authentication",
-                    challenge=challenge,
-                    domain=domain,
-                )
-            except CryptoError as err:
-                raise InvalidRequest(f"cannot sign the presentation: {err}") from err
+            seen_claims = ()
+            signed = ldp_presentation(account, pair, chosen, challenge, domain, cryptosuite)
             result = Presentation(
                 json.dumps(signed, ensure_ascii=False).encode(),
                 CredentialFormat.LDP_VC,
@@ -172,6 +218,7 @@ async def create_presentation(
                 verifier_id=domain,
                 seen_credential_ids=ids,
                 channel="presentation",
+                seen_claims=seen_claims,
             )
         )
         uow.publish(
@@ -185,6 +232,52 @@ async def create_presentation(
             )
         )
     return result
+
+
+_DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$")
+_TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # a platform verifier's id, e.g. "prv_..."
+
+
+def normalize_audience(audience: str) -> str:
+    """A share link's audience: a DID or a platform verifier's tenant id (kept as is), or a web
+    origin (RFC 6454 §6.2 ASCII
+    serialization: lowercase scheme and host, port only when not the default). Empty: public."""
+    audience = audience.strip()
+    if not audience or _DID.match(audience) or _TENANT.match(audience):
+        return audience
+    try:
+        parts = urlsplit(audience)
+        port = parts.port
+    except ValueError as err:
+        raise InvalidRequest(f"audience {audience!r} is not a DID or an origin") from err
+    if (
+        parts.scheme.lower() not in ("https", "http")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise InvalidRequest(
+            f"audience {audience!r} must be a DID, a verifier id or an origin like"
+            " https://jobs.example.com"
+        )
+    scheme = parts.scheme.lower()
+    default = {"https": 443, "http": 80}[scheme]
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def requester_identity(audience: str, verifier_id: str, origin: str) -> str:
+    """Who is asking: the verifier's declared id, or its Origin when that is the audience."""
+    if audience and origin:
+        try:
+            if normalize_audience(origin) == audience:
+                return audience
+        except InvalidRequest:
+            pass  # a malformed Origin header identifies no one
+    return verifier_id or origin
 
 
 def token_hash(token: str) -> str:
@@ -238,7 +331,7 @@ async def create_share_link(
             created_at=now,
             expires_at=expires,
             max_accesses=max_accesses,
-            audience=audience.strip(),
+            audience=normalize_audience(audience),
         )
         await uow.share_links.add(link)
         uow.publish(
@@ -298,10 +391,19 @@ def client_network(address: str) -> str:
 
 
 async def resolve_share_link(
-    ctx: Context, token: str, *, verifier_id: str = "", address: str = "", user_agent: str = ""
+    ctx: Context,
+    token: str,
+    *,
+    verifier_id: str = "",
+    address: str = "",
+    user_agent: str = "",
+    origin: str = "",
 ) -> Disclosed:
     """Serve a share link's credentials. Every attempt — granted or refused — is logged and
-    committed before a refusal is raised (``ShareLinkUnavailable`` / ``AudienceMismatch``)."""
+    committed before a refusal is raised (``ShareLinkUnavailable`` / ``AudienceMismatch``).
+
+    A link with an audience opens only for it: the requester names itself by ``verifier_id``
+    (a DID or tenant id) or, for a browser-based verifier, by its ``origin``."""
     now = ctx.clock()
     refusal: Exception | None = None
     async with ctx.uow() as uow:
@@ -309,6 +411,7 @@ async def resolve_share_link(
         if link is None:
             raise ShareLinkNotFound("with this token")
         account = await load_account(uow, link.account_id)
+        verifier_id = requester_identity(link.audience, verifier_id, origin)[:MAX_USER_AGENT]
         outcome = link.admit(now, verifier_id)
         shown: list[HeldCredential] = []
         if outcome is AccessOutcome.GRANTED:
