@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -35,6 +36,8 @@ class Store:
     webhooks: list[Delivery] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
+    open_units: int = 0  # units of work (transactions) open right now
+    challenges: dict[str, str] = field(default_factory=dict)
 
 
 class _Providers:
@@ -109,6 +112,15 @@ class _Applications:
             if a.opportunity_id == opportunity_id and state in (None, a.state)
         ]
 
+    async def due_for_verification(self, now: datetime, limit: int) -> list[Application]:
+        due = [
+            a
+            for a in self.s.values()
+            if a.state is ApplicationState.SUBMITTED
+            and (a.next_verify_at is None or a.next_verify_at <= now)
+        ]
+        return sorted(due, key=lambda a: a.submitted_at)[:limit]
+
     async def with_credential(self, credential_id: str) -> list[Application]:
         return [a for a in self.s.values() if a.evidence_by_id(credential_id) is not None]
 
@@ -142,6 +154,11 @@ class _Webhooks:
     async def due(self, now: datetime, limit: int) -> list[Delivery]:
         return [d for d in self.s if d.next_attempt_at <= now][:limit]
 
+    async def lease(self, delivery_id: str, until: datetime) -> None:
+        self.s[:] = [
+            replace(d, next_attempt_at=until) if d.delivery_id == delivery_id else d for d in self.s
+        ]
+
     async def delivered(self, delivery_id: str, at: datetime) -> None:
         self.s[:] = [d for d in self.s if d.delivery_id != delivery_id]
 
@@ -155,6 +172,17 @@ class _Webhooks:
         await self.delivered(delivery_id, datetime.min)
 
 
+class _Challenges:
+    def __init__(self, s: dict[str, str]) -> None:
+        self.s = s
+
+    async def record(self, challenge: str, opportunity_id: str, expires_at: datetime) -> None:
+        self.s[challenge] = opportunity_id
+
+    async def opportunity_of(self, challenge: str) -> str | None:
+        return self.s.get(challenge)
+
+
 class FakeUnitOfWork:
     """Works on copies of the store; commits them back on a clean exit (like a transaction)."""
 
@@ -166,6 +194,7 @@ class FakeUnitOfWork:
 
     async def __aenter__(self) -> Self:
         st = self._store
+        st.open_units += 1
         self._work = Store(
             dict(st.providers),
             dict(st.opportunities),
@@ -178,6 +207,8 @@ class FakeUnitOfWork:
         self.applications = _Applications(self._work.applications)
         self.changes = _Changes(self._work.changes)
         self.webhooks = _Webhooks(self._work.webhooks)
+        self._work.challenges = dict(st.challenges)
+        self.challenges = _Challenges(self._work.challenges)
         self._events: list[DomainEvent] = []
         return self
 
@@ -187,6 +218,7 @@ class FakeUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._store.open_units -= 1
         if exc_type is not None:
             return
         st, w = self._store, self._work
@@ -196,6 +228,7 @@ class FakeUnitOfWork:
             w.applications,
         )
         st.changes, st.webhooks = w.changes, w.webhooks
+        st.challenges = w.challenges
         st.events.extend(self._events)
         st.commits += 1
 
@@ -213,6 +246,8 @@ class FakeVerification:
     presentation_failures: list[Check] = field(default_factory=list)
     unavailable: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
+    fresh_after: list[datetime | None] = field(default_factory=list)
+    challenges: list[tuple[str, str]] = field(default_factory=list)
     now: datetime = datetime(2026, 11, 28, 12, 0)
 
     def _check(self) -> None:
@@ -238,11 +273,13 @@ class FakeVerification:
         challenge: str,
         domain: str,
         policy: VerificationPolicy,
+        trusted_issuer_ids: Sequence[str] = (),
     ) -> Verified:
         import json
 
         self._check()
         self.calls.append(("presentation", verifier_id))
+        self.challenges.append((challenge, domain))
         ids = [c["id"] for c in json.loads(presentation)["verifiableCredential"]]
         checks = list(self.presentation_failures)
         evidence = []
@@ -258,12 +295,19 @@ class FakeVerification:
         return Verified(Report(verdict, tuple(checks), self.now, "ver_1"), tuple(evidence))
 
     async def verify_credential(
-        self, verifier_id: str, credential: bytes, *, policy: VerificationPolicy
+        self,
+        verifier_id: str,
+        credential: bytes,
+        *,
+        policy: VerificationPolicy,
+        status_fresh_after: datetime | None = None,
+        trusted_issuer_ids: Sequence[str] = (),
     ) -> Verified:
         import json
 
         self._check()
         self.calls.append(("credential", verifier_id))
+        self.fresh_after.append(status_fresh_after)
         cid = json.loads(credential)["id"]
         checks, ev = self._one(cid, "$")
         verdict = Verdict.FAILED if not ev.verified else Verdict.VERIFIED

@@ -11,7 +11,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +77,7 @@ class HttpsServer:
         self.documents: dict[str, Any] = {}
         self.posts: list[tuple[str, dict[str, str], bytes]] = []
         self.fail_posts = 0  # answer this many POSTs with 503 first
+        self.on_post: Callable[[], None] | None = None  # called as each POST arrives
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(cert, key)
         self._runner: web.AppRunner | None = None
@@ -93,6 +94,8 @@ class HttpsServer:
 
     async def _post(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.on_post is not None:
+            self.on_post()
         if self.fail_posts > 0:
             self.fail_posts -= 1
             return web.Response(status=503)
@@ -282,3 +285,27 @@ def intake_stub(port: int) -> tuple[grpc.aio.Channel, ipb_grpc.IntakeServiceStub
 def verification_stub(port: int) -> tuple[grpc.aio.Channel, vpb_grpc.VerificationServiceStub]:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     return channel, vpb_grpc.VerificationServiceStub(channel)
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str], *, within: float = 20.0) -> None:
+    """Delete a test run's own Kafka topics and those derived from them (``<name>.dlq``),
+    bounded in time: per-run topics left behind pile up as partitions on the shared broker
+    and slow every later run."""
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+
+    async def run() -> None:
+        await admin.start()
+        doomed = [
+            t
+            for t in await admin.list_topics()
+            if any(t == n or t.startswith(f"{n}.") for n in names)
+        ]
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=10_000)
+
+    try:
+        await asyncio.wait_for(run(), within)
+    finally:
+        await asyncio.wait_for(admin.close(), 5.0)

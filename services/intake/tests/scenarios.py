@@ -24,6 +24,7 @@ from ler.intake.v1 import intake_service_pb2 as pb
 from ler.intake.v1 import resources_pb2 as rpb
 from ler.issuance.v1.events_pb2 import CredentialStatusChanged
 from ler.verification.v1 import verification_service_pb2 as vpb
+from ler_intake.service_layer.reverify import RoundResult, reverify_round
 from ler_platform.events.envelope import Event, EventTypeRegistry
 from ler_platform.grpc_server import bearer_metadata
 from ler_proto.events import intake as intake_topics
@@ -142,6 +143,7 @@ async def scenario_valid_presentation_is_verified_scored_and_explained(stack: St
     assert app.match.explanation.startswith(
         "2 of 2 required skills evidenced by 2 verified credentials; 1 of 1 preferred"
     )
+    assert [m.via for m in app.match.skills] == [rpb.SKILL_MATCH_VIA_EXACT] * 3
 
 
 async def scenario_tampered_revoked_and_replayed_presentations_are_flagged(stack: Stack) -> None:
@@ -159,6 +161,9 @@ async def scenario_tampered_revoked_and_replayed_presentations_are_flagged(stack
     assert tampered.application.state == rpb.APPLICATION_STATE_FLAGGED
     assert "proof" in _failing(tampered.application)
     assert tampered.application.match.score == 0.0
+    # the forged credential's claim is shown as unverified, never scored
+    python = tampered.application.match.skills[0]
+    assert not python.evidenced and len(python.unverified_credential_ids) == 1
     stack.issuer.revoked.add(4)
     stack.issuer.publish_lists()
     revoked, _, _ = await _apply(
@@ -175,6 +180,23 @@ async def scenario_tampered_revoked_and_replayed_presentations_are_flagged(stack
     assert replay.application.state == rpb.APPLICATION_STATE_FLAGGED
     assert "presentation.replay" in _failing(replay.application)
     assert replay.application.flags[0].reason == rpb.FLAG_REASON_VERIFICATION_FAILED
+    # a presentation made for this opportunity's challenge is not accepted for another one
+    other_opp = await _opportunity(acme)
+    ch = await stack.client.stub.CreateApplicationChallenge(
+        pb.CreateApplicationChallengeRequest(opportunity_id=opp.opportunity_id),
+        metadata=stack.client.md,
+    )
+    vp_for_opp = presentation(
+        holder,
+        [stack.issuer.badge(holder.did, index=12, skills=("python",))],
+        challenge=ch.challenge,
+        domain=ch.domain,
+    )
+    elsewhere = await _submit(stack, other_opp, vp_for_opp, ch.challenge, uuid.uuid4().hex)
+    assert elsewhere.application.state == rpb.APPLICATION_STATE_FLAGGED
+    assert _failing(elsewhere.application) == {"presentation.challenge.opportunity"}
+    here = await _submit(stack, opp, vp_for_opp, ch.challenge, uuid.uuid4().hex)
+    assert here.application.state == rpb.APPLICATION_STATE_VERIFIED, here.application.flags
 
 
 async def scenario_same_idempotency_key_gives_one_application(stack: Stack) -> None:
@@ -198,6 +220,9 @@ async def scenario_same_idempotency_key_gives_one_application(stack: Stack) -> N
     with pytest.raises(grpc.aio.AioRpcError) as caught:  # same key, other evidence
         await _submit(stack, opp, vp + b" ", challenge, "same-key")
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    # the re-verifier finds nothing to do: every application here was verified at once
+    # (its claim query, FOR UPDATE SKIP LOCKED on PostgreSQL, runs on each backend)
+    assert await reverify_round(stack.intake.ctx) == RoundResult()
 
 
 async def scenario_redacted_view_hides_fields_on_the_wire_and_keeps_the_score(stack: Stack) -> None:
@@ -333,6 +358,25 @@ async def scenario_another_provider_sees_nothing(stack: Stack) -> None:
             metadata=md,
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Acme's opportunity, even open, is invisible to Other: NOT_FOUND and never listed (its
+    # public posting is the way to read what it asks for)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetOpportunity(
+            pb.GetOpportunityRequest(opportunity_id=opp.opportunity_id), metadata=md
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    everything = await stub.ListOpportunities(pb.ListOpportunitiesRequest(), metadata=md)
+    assert opp.opportunity_id not in [o.opportunity_id for o in everything.opportunities]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateApplicationChallenge(
+            pb.CreateApplicationChallengeRequest(opportunity_id=opp.opportunity_id), metadata=md
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    # the applicant-facing client still reads the open opportunity
+    seen = await stack.client.stub.GetOpportunity(
+        pb.GetOpportunityRequest(opportunity_id=opp.opportunity_id), metadata=stack.client.md
+    )
+    assert seen.opportunity.title == opp.title
     # a closed opportunity of Acme is invisible to Other; its own listing shows none of Acme's
     listed = await stub.ListOpportunities(
         pb.ListOpportunitiesRequest(provider_id=acme.tenant_id, state=rpb.OPPORTUNITY_STATE_CLOSED),
@@ -487,3 +531,143 @@ async def scenario_watch_list_outcome_and_later_revocation(stack: Stack) -> None
     reader.cancel()
     with pytest.raises(asyncio.CancelledError):
         await reader
+
+
+async def scenario_public_posting_carries_no_private_fields(stack: Stack) -> None:
+    acme, _ = await stack.provider("Acme")
+    opp = await _opportunity(
+        acme,
+        description="Crunch numbers.",
+        minimum_education_level=cpb.EDUCATION_LEVEL_BACHELOR,
+        verification_policy=vrpb.VerificationPolicy(required_accreditations=["urn:secret-accr"]),
+    )
+    anonymous = stack.client.stub  # the same stub, called with no token at all
+    posting = (
+        await anonymous.GetOpportunityPosting(
+            pb.GetOpportunityPostingRequest(opportunity_id=opp.opportunity_id)
+        )
+    ).posting
+    assert (posting.opportunity_id, posting.provider_id) == (opp.opportunity_id, acme.tenant_id)
+    assert (posting.title, posting.description) == ("Junior data analyst", "Crunch numbers.")
+    assert posting.provider_name == "Acme"
+    assert posting.kind == rpb.OPPORTUNITY_KIND_JOB
+    assert posting.minimum_education_level == cpb.EDUCATION_LEVEL_BACHELOR
+    assert [
+        (r.skill.framework, r.skill.code, r.skill.label, r.weight) for r in posting.required_skills
+    ] == [("ESCO", "S1.2.3", "Python", 2.0), ("ESCO", "S4.5.6", "SQL", 1.0)]
+    assert [r.skill.label for r in posting.preferred_skills] == ["Data visualisation"]
+    # nothing private on the wire: no policy, trust settings, provider domain or webhook
+    provider = (
+        await acme.stub.GetProvider(
+            pb.GetProviderRequest(provider_id=acme.tenant_id), metadata=acme.md
+        )
+    ).provider
+    wire = posting.SerializeToString()
+    for private in (b"urn:secret-accr", provider.domain.encode(), provider.webhook_url.encode()):
+        assert private not in wire, private
+    names = set(rpb.OpportunityPosting.DESCRIPTOR.fields_by_name)
+    assert not names & {"verification_policy", "redaction_policy", "webhook_url", "domain"}
+    # a token that is sent must be valid; unknown ids are NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await anonymous.GetOpportunityPosting(
+            pb.GetOpportunityPostingRequest(opportunity_id=opp.opportunity_id),
+            metadata=(("authorization", "Bearer nope"),),
+        )
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await anonymous.GetOpportunityPosting(
+            pb.GetOpportunityPostingRequest(opportunity_id="opp_" + "0" * 32)
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    # an opportunity that is not open yet has no public posting; other RPCs still need a token
+    later = await _opportunity(acme, opens_at={"seconds": 4_102_444_800})  # 2100-01-01
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await anonymous.GetOpportunityPosting(
+            pb.GetOpportunityPostingRequest(opportunity_id=later.opportunity_id)
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await anonymous.GetOpportunity(pb.GetOpportunityRequest(opportunity_id=opp.opportunity_id))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def scenario_sd_jwt_presentation_is_verified_by_the_verification_service(
+    stack: Stack,
+) -> None:
+    from ler_crypto.sdjwt.holder import create_presentation
+    from ler_crypto.sdjwt.issuer import Sd, issue_sd_jwt_vc
+
+    acme, _ = await stack.provider("Acme")
+    await _trust_issuer(stack, acme.tenant_id)
+    opp = await _opportunity(acme)
+    holder, issuer = Party.new(), stack.issuer.party
+    issued = issue_sd_jwt_vc(
+        issuer=issuer.did,
+        vct="urn:ler:badge",
+        signer=issuer.key,
+        holder_key=holder.key.public_key,
+        kid=issuer.vm,
+        claims={
+            "sub": holder.did,
+            "issuer_name": "Example College",
+            "achievement": Sd(
+                {
+                    "type": ["Achievement"],
+                    "name": "Data Literacy",
+                    "achievementType": "Certificate",
+                    "alignment": [
+                        {
+                            "type": ["Alignment"],
+                            "targetName": "SQL",
+                            "targetFramework": "ESCO",
+                            "targetCode": "S4.5.6",
+                            "targetUrl": "https://skills.example/S4.5.6",
+                        }
+                    ],
+                }
+            ),
+            "grade": Sd("A"),
+        },
+    )
+
+    async def apply(nonce_from_other_challenge: bool = False) -> rpb.Application:
+        ch = await stack.client.stub.CreateApplicationChallenge(
+            pb.CreateApplicationChallengeRequest(opportunity_id=opp.opportunity_id),
+            metadata=stack.client.md,
+        )
+        nonce = ch.challenge
+        if nonce_from_other_challenge:
+            nonce = (
+                await stack.client.stub.CreateApplicationChallenge(
+                    pb.CreateApplicationChallengeRequest(opportunity_id=opp.opportunity_id),
+                    metadata=stack.client.md,
+                )
+            ).challenge
+        shown = create_presentation(
+            issued, disclose=["achievement"], holder=holder.key, audience=ch.domain, nonce=nonce
+        )
+        resp = await _submit(stack, opp, shown.encode(), ch.challenge, uuid.uuid4().hex)
+        return resp.application
+
+    ok = await apply()
+    assert ok.verification_report.verdict == vrpb.VERDICT_VERIFIED, [
+        (c.id, c.reason) for c in ok.verification_report.checks
+    ]
+    assert ok.state == rpb.APPLICATION_STATE_VERIFIED
+    passed = {c.id for c in ok.verification_report.checks if c.outcome == vrpb.CHECK_OUTCOME_PASS}
+    assert {"proof", "holder.binding", "presentation.replay"} <= passed
+    # the disclosed achievement (and its SQL alignment) is verified evidence, scored like a
+    # Data Integrity credential: SQL is 1 of 3 required weight units, nothing preferred
+    [evidence] = ok.evidence
+    assert evidence.issuer_id == issuer.did and evidence.achievement_name == "Data Literacy"
+    assert [k.code for k in evidence.skills] == ["S4.5.6"]
+    assert ok.match.score == pytest.approx(0.8 * 1 / 3, abs=1e-3)
+    assert ok.match.explanation.startswith("1 of 2 required skills evidenced"), ok.match
+    assert [(m.requirement.skill.label, list(m.credential_ids)) for m in ok.match.skills][1] == (
+        "SQL",
+        [evidence.credential_id],
+    )
+    # the key binding JWT must carry this application's challenge
+    wrong = await apply(nonce_from_other_challenge=True)
+    assert wrong.state == rpb.APPLICATION_STATE_FLAGGED
+    assert _failing(wrong) and "presentation.replay" not in _failing(wrong)

@@ -15,6 +15,7 @@ from ler_intake.bootstrap import IntakeApp, bootstrap
 from ler_intake.settings import IntakeSettings
 from ler_platform.events.bus import EventBus
 from ler_platform.events.inprocess import InProcessBus
+from ler_platform.kek import new_kek_value
 from ler_proto.events import intake as intake_topics
 from ler_proto.events import issuance as issuance_topics
 from ler_verification.bootstrap import VerificationApp
@@ -71,7 +72,9 @@ def verification_settings(database_url: str, ca_file: Path, **extra: Any) -> Ver
         "fetch_ca_file": str(ca_file),
         "instance_id": uuid.uuid4().hex[:8],
         "outbox_poll_interval_seconds": 0.1,
-        # status lists are re-read on every verification: revocation shows at once
+        # status lists are re-read on every verification: the scenarios revoke by republishing
+        # a list without announcing it (no status event), and expect the next submission to see
+        # it. (Status events need no such setting: re-verification asks for fresh lists.)
         "status_cache_default_ttl_seconds": 0,
         "status_cache_max_ttl_seconds": 0,
     }
@@ -97,12 +100,26 @@ def intake_settings(
         "outbox_poll_interval_seconds": 0.1,
         "health_check_interval_seconds": 0.2,
         "grpc_grace_seconds": 1,
+        "kek": new_kek_value(),
     }
     values.update(extra)
     return IntakeSettings(**values)
 
 
-async def start_stack(tmp_path: Path) -> Stack:
+async def start_verification(
+    tmp_path: Path, cert: Path, bus: EventBus, port: int = 0
+) -> VerificationApp:
+    """The verification service in-process on its SQLite file under ``tmp_path`` (restartable
+    on the same ``port`` with the same data)."""
+    vapp = verification_bootstrap(
+        verification_settings(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", cert, grpc_port=port),
+        bus=bus,
+    )
+    await vapp.runtime.start()
+    return vapp
+
+
+async def start_stack(tmp_path: Path, *, verification_port: int = 0, **intake_extra: Any) -> Stack:
     cert, key = make_tls_files(tmp_path)
     docs = HttpsServer(cert, key)
     await docs.start()
@@ -110,10 +127,7 @@ async def start_stack(tmp_path: Path) -> Stack:
     issuer.publish_lists()
     bus = InProcessBus()
     await bus.start()
-    vapp = verification_bootstrap(
-        verification_settings(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}", cert), bus=bus
-    )
-    await vapp.runtime.start()
+    vapp = await start_verification(tmp_path, cert, bus, verification_port)
     service_key = await register_tenant(vapp.uow_factory, "intake", "Intake", TenantKind.SERVICE)
     iapp = bootstrap(
         intake_settings(
@@ -121,6 +135,7 @@ async def start_stack(tmp_path: Path) -> Stack:
             f"127.0.0.1:{vapp.runtime.grpc.port}",
             service_key,
             cert,
+            **intake_extra,
         ),
         bus=bus,
     )

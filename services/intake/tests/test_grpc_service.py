@@ -44,3 +44,11 @@ async def test_another_provider_sees_nothing(stack: Stack) -> None:
 
 async def test_watch_list_outcome_and_later_revocation(stack: Stack) -> None:
     await scenarios.scenario_watch_list_outcome_and_later_revocation(stack)
+
+
+async def test_public_posting_carries_no_private_fields(stack: Stack) -> None:
+    await scenarios.scenario_public_posting_carries_no_private_fields(stack)
+
+
+async def test_sd_jwt_presentation_is_verified_by_the_verification_service(stack: Stack) -> None:
+    await scenarios.scenario_sd_jwt_presentation_is_verified_by_the_verification_service(stack)

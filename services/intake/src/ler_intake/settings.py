@@ -35,6 +35,13 @@ class IntakeSettings(ServiceSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # CA bundle for webhook receivers (private ATS CAs, tests); unset = the system CAs
     webhook_ca_file: str | None = None
+    # re-verification of applications left SUBMITTED (verification service unavailable)
+    reverify_poll_seconds: float = Field(default=5.0, gt=0)
+    reverify_max_attempts: int = Field(default=6, ge=1, le=50)
+    reverify_backoff_seconds: float = Field(default=5.0, gt=0)
+    reverify_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # embedded (SQLite) mode only: where a development KEK is kept when LER_KEK is unset
+    dev_kek_file: str = "./var/intake.kek"
     # topics and consumer groups (overridable so that tests run on fresh ones)
     events_topic: str = intake_topics.APPLICATIONS_TOPIC
     status_topic: str = issuance_topics.CREDENTIALS_STATUS_TOPIC

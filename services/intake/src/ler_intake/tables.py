@@ -112,6 +112,33 @@ def _webhook_deliveries() -> list[Any]:
     ]
 
 
+def application_retry_columns() -> list[Any]:
+    """Added by migration 0003: when the re-verifier may next try a SUBMITTED application
+    (NULL once it left SUBMITTED)."""
+    return [Column("next_verify_at", DateTime(timezone=True), nullable=True)]
+
+
+def provider_sealed_secret_columns() -> list[Any]:
+    """Added by migration 0003: the webhook secret encrypted under the KEK
+    (``adapters.secrets``); the plain ``webhook_secret`` column is emptied once sealed."""
+    return [Column("webhook_secret_sealed", LargeBinary, nullable=True)]
+
+
+def _application_challenges() -> list[Any]:
+    """Added by migration 0003: which opportunity each issued challenge is for."""
+    return [
+        Column("challenge", String(512), primary_key=True),
+        Column("opportunity_id", String(64), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    ]
+
+
+# tables migration 0003 creates
+TABLES_0003: dict[str, Callable[[], list[Any]]] = {
+    "application_challenges": _application_challenges,
+}
+
+# the tables as migration 0002 created them; later migrations add the columns above
 INTAKE_TABLES: dict[str, Callable[[], list[Any]]] = {
     "providers": _providers,
     "opportunities": _opportunities,
@@ -121,9 +148,16 @@ INTAKE_TABLES: dict[str, Callable[[], list[Any]]] = {
     "webhook_deliveries": _webhook_deliveries,
 }
 
-providers = Table("providers", metadata, *_providers())
+providers = Table("providers", metadata, *_providers(), *provider_sealed_secret_columns())
 opportunities = Table("opportunities", metadata, *_opportunities())
-applications = Table("applications", metadata, *_applications())
+applications = Table(
+    "applications",
+    metadata,
+    *_applications(),
+    *application_retry_columns(),
+    Index("ix_applications_state_next_verify", "state", "next_verify_at"),
+)
 application_credentials = Table("application_credentials", metadata, *_application_credentials())
 application_changes = Table("application_changes", metadata, *_application_changes())
 webhook_deliveries = Table("webhook_deliveries", metadata, *_webhook_deliveries())
+application_challenges = Table("application_challenges", metadata, *_application_challenges())

@@ -12,13 +12,22 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import grpc
 import pytest
 import scenarios
-from intake_helpers import Caller, HttpsServer, Issuer, Party, infra, intake_stub, make_tls_files
+from intake_helpers import (
+    Caller,
+    HttpsServer,
+    Issuer,
+    Party,
+    delete_topics,
+    infra,
+    intake_stub,
+    make_tls_files,
+)
 from ler.common.v1 import tenant_pb2 as tpb
 from ler.verification.v1 import verification_service_pb2 as vpb
 from ler.verification.v1 import verification_service_pb2_grpc as vpb_grpc
@@ -79,7 +88,7 @@ async def _wait_ready(port: int, key: str) -> None:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     stub = vpb_grpc.VerificationServiceStub(channel)
     try:
-        for _ in range(300):
+        for _ in range(600):
             try:
                 await stub.CreateChallenge(
                     vpb.CreateChallengeRequest(
@@ -91,7 +100,7 @@ async def _wait_ready(port: int, key: str) -> None:
                 return
             except grpc.aio.AioRpcError:
                 await asyncio.sleep(0.1)
-        raise AssertionError("the verification process did not become ready in 30 s")
+        raise AssertionError("the verification process did not become ready in 60 s")
     finally:
         await channel.close()
 
@@ -152,22 +161,38 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             events_topic=events_topic,
         )
     finally:
+        # every step is bounded and every step runs: a step that hangs is named in the failure
+        # instead of the whole teardown hanging (and the process and schema are still removed)
+        hung: list[str] = []
+
+        async def bounded(name: str, step: Awaitable[object], seconds: float = 60) -> None:
+            try:
+                await asyncio.wait_for(step, seconds)
+            except TimeoutError:
+                hung.append(name)
+
         if channel is not None:
-            await channel.close()
+            await bounded("intake channel close", channel.close())
         if iapp is not None:
-            await iapp.runtime.stop()
-        await bus.stop()
+            await bounded("intake runtime stop", iapp.runtime.stop())
+        await bounded("test Kafka bus stop", bus.stop())
         proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), 30)
         except TimeoutError:
             proc.kill()
             await proc.wait()
-        await docs.stop()
+        await bounded("status list server stop", docs.stop())
         engine = create_async_engine(pg)
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await engine.dispose()
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '30s'"))
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        finally:
+            await engine.dispose()
+        # last: the run's own topic (and its .dlq), once nothing uses it any more
+        await bounded("topic cleanup", delete_topics(servers["LER_TEST_KAFKA"], [events_topic]), 30)
+        assert not hung, f"teardown steps did not finish in time: {hung}"
 
 
 async def test_valid_presentation_is_verified_scored_and_explained(stack: Stack) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from intake_fakes import FakeShareLinks, FakeUnitOfWork, FakeVerification, Store, vp
@@ -34,9 +34,9 @@ from ler_intake.domain.model import (
 )
 from ler_intake.domain.redaction import redact
 from ler_intake.domain.skills import Skill, SkillRequirement
-from ler_intake.service_layer import applications, opportunities, providers, status
+from ler_intake.service_layer import applications, opportunities, providers, reverify, status
 from ler_intake.service_layer.applications import Submission
-from ler_intake.service_layer.context import Context
+from ler_intake.service_layer.context import Context, VerificationRetry
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 PY = Skill("Python", "ESCO", "S1.2.3")
@@ -99,7 +99,13 @@ async def _setup(ctx: Context, **kw: object) -> tuple[str, Opportunity]:
         **kw,
     )  # type: ignore[arg-type]
     opp = await opportunities.create_opportunity(ctx, prov.provider_id, draft, "opp-1")
+    async with ctx.uow() as uow:  # as CreateApplicationChallenge records it
+        await uow.challenges.record(_challenge(opp), opp.opportunity_id, NOW)
     return prov.provider_id, opp
+
+
+def _challenge(opp: Opportunity) -> str:
+    return f"ch-{opp.opportunity_id}"
 
 
 def _sub(opp: Opportunity, *ids: str, key: str = "k1") -> Submission:
@@ -108,7 +114,7 @@ def _sub(opp: Opportunity, *ids: str, key: str = "k1") -> Submission:
         Applicant("Ada Lovelace", "ada@example.org"),
         key,
         presentation=vp(*ids),
-        challenge="ch-1",
+        challenge=_challenge(opp),
     )
 
 
@@ -191,6 +197,62 @@ async def test_unavailable_verifier_keeps_submitted(world) -> None:  # type: ign
     app = (await applications.submit_application(ctx, _sub(opp, "urn:c:py"))).application
     assert app.state is ApplicationState.SUBMITTED and app.match is None
     assert [type(e) for e in store.events] == [events.ApplicationSubmitted]
+    # the next try is scheduled after the first backoff; nothing is due before it
+    assert (app.verify_attempts, app.next_verify_at) == (1, NOW + ctx.retry.delay(1))
+    assert await reverify.reverify_round(ctx) == reverify.RoundResult()
+
+
+async def test_reverifier_verifies_once_the_verifier_is_back(world) -> None:  # type: ignore[no-untyped-def]
+    ctx, store, ver, _ = world
+    _, opp = await _setup(ctx)
+    ver.unavailable = True
+    app = (
+        await applications.submit_application(ctx, _sub(opp, "urn:c:py", "urn:c:sql"))
+    ).application
+    later = NOW + timedelta(seconds=ctx.retry.backoff_base)
+    ctx.clock = lambda: later
+    assert await reverify.reverify_round(ctx) == reverify.RoundResult(postponed=1)
+    held = store.applications[app.application_id]
+    assert held.state is ApplicationState.SUBMITTED and held.verify_attempts == 2
+    assert held.next_verify_at == later + ctx.retry.delay(2)  # exponential backoff
+    ver.unavailable = False
+    assert await reverify.reverify_round(ctx) == reverify.RoundResult()  # not due yet
+    ctx.clock = lambda: later + ctx.retry.delay(2)
+    assert await reverify.reverify_round(ctx) == reverify.RoundResult(verified=1)
+    done = store.applications[app.application_id]
+    assert done.state is ApplicationState.VERIFIED and done.match is not None
+    assert done.match.score == pytest.approx(0.8) and done.next_verify_at is None
+    # the presentation was verified with the challenge it was submitted with
+    assert ver.challenges == [(_challenge(opp), "jobs.acme.example")]
+    assert [type(e) for e in store.events] == [
+        events.ApplicationSubmitted,
+        events.ApplicationVerified,
+    ]
+    assert await reverify.reverify_round(ctx) == reverify.RoundResult()  # nothing left
+
+
+async def test_reverifier_flags_after_the_bounded_attempts(world) -> None:  # type: ignore[no-untyped-def]
+    ctx, store, ver, _ = world
+    ctx.retry = VerificationRetry(max_attempts=3, backoff_base=1.0, backoff_max=2.0)
+    _, opp = await _setup(ctx)
+    ver.unavailable = True
+    app = (await applications.submit_application(ctx, _sub(opp, "urn:c:py"))).application
+    results = []
+    for minutes in (1, 2, 3):
+        ctx.clock = lambda m=minutes: NOW + timedelta(minutes=m)  # type: ignore[misc]
+        results.append(await reverify.reverify_round(ctx))
+    assert results == [
+        reverify.RoundResult(postponed=1),
+        reverify.RoundResult(abandoned=1),
+        reverify.RoundResult(),
+    ]
+    flagged = store.applications[app.application_id]
+    assert flagged.state is ApplicationState.FLAGGED and flagged.report is None
+    assert flagged.flags[-1].reason is FlagReason.VERIFICATION_UNAVAILABLE
+    assert "unavailable on all 3 tries" in flagged.flags[-1].message
+    assert type(store.events[-1]) is events.ApplicationFlagged
+    assert store.events[-1].reason is FlagReason.VERIFICATION_UNAVAILABLE  # type: ignore[attr-defined]
+    assert store.webhooks[-1].event_type == "application.flagged"
 
 
 async def test_share_link_is_resolved_as_the_provider_and_verified_per_credential(world) -> None:  # type: ignore[no-untyped-def]
@@ -401,9 +463,12 @@ async def test_later_revocation_flags_and_rescores(world) -> None:  # type: igno
     ver.failing["urn:c:py"] = [
         Check("status.revocation", CheckOutcome.FAIL, error_code="CREDENTIAL_REVOKED")
     ]
+    changed_at = datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC)
     async with ctx.uow() as uow:
-        flagged = await status.on_status_changed(ctx, uow, "urn:c:py", "revoked")
+        flagged = await status.on_status_changed(ctx, uow, "urn:c:py", "revoked", changed_at)
     assert len(flagged) == 1
+    # the re-verification demands status information at least as fresh as the change
+    assert ver.fresh_after[-1] == changed_at
     now = store.applications[app.application_id]
     assert now.state is ApplicationState.FLAGGED
     assert now.flags[-1].reason is FlagReason.EVIDENCE_REVOKED
@@ -440,3 +505,35 @@ async def test_provider_registration_and_keys(world) -> None:  # type: ignore[no
         await providers.register_provider(
             ctx, name="C", url="", domain="jobs.acme.example", webhook_url=""
         )
+
+
+async def test_a_challenge_is_accepted_only_for_its_opportunity(world) -> None:  # type: ignore[no-untyped-def]
+    ctx, store, ver, _ = world
+    provider_id, opp_a = await _setup(ctx)
+    draft_b = replace(opp_a, opportunity_id="", title="Senior data analyst")
+    opp_b = await opportunities.create_opportunity(ctx, provider_id, draft_b, "opp-b")
+    issued = await opportunities.create_application_challenge(ctx, opp_a.opportunity_id)
+    assert store.challenges[issued.challenge] == opp_a.opportunity_id
+    made_for_a = replace(_sub(opp_a, "urn:c:py"), challenge=issued.challenge)
+    got = await applications.submit_application(
+        ctx, replace(made_for_a, opportunity_id=opp_b.opportunity_id)
+    )
+    app = got.application
+    assert app.state is ApplicationState.FLAGGED and app.report is not None
+    (check,) = app.report.failures()
+    assert check.id == "presentation.challenge.opportunity"
+    assert check.error_code == "CHALLENGE_NOT_FOR_OPPORTUNITY"
+    assert "issued for another opportunity" in check.reason
+    assert app.flags[0].reason is FlagReason.VERIFICATION_FAILED
+    assert "presentation.challenge.opportunity" in app.flags[0].message
+    assert app.match is not None and app.match.score == 0.0
+    assert ver.challenges == []  # not sent to verification: the challenge stays usable for A
+    # for A itself it is accepted
+    ok = await applications.submit_application(ctx, replace(made_for_a, idempotency_key="k2"))
+    assert ok.application.state is ApplicationState.VERIFIED
+    # a challenge intake never issued is refused the same way
+    forged = await applications.submit_application(
+        ctx, replace(made_for_a, challenge="made-up", idempotency_key="k3")
+    )
+    assert forged.application.report is not None
+    assert "not issued by intake" in forged.application.report.failures()[0].reason

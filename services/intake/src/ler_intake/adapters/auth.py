@@ -2,8 +2,9 @@
 
 Three kinds of caller: a provider (its API key, looked up by SHA-256 hash), the operator
 (``LER_OPERATOR_API_KEY``: registers providers) and applicant-facing clients
-(``LER_CLIENT_API_KEY``: wallets, careers sites; the open RPCs). Every failure gives the same
-message, so nothing is learnt from it.
+(``LER_CLIENT_API_KEY``: wallets, careers sites; the open RPCs). Public methods (the
+opportunity posting) need no token at all: the caller is ``ANONYMOUS``; a token that is sent is
+still checked. Every failure gives the same message, so nothing is learnt from it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from ler_intake.service_layer.context import Context
 PROVIDER = "provider"
 OPERATOR = "operator"
 CLIENT = "client"
+ANONYMOUS = "anonymous"
+# methods anyone may call without a token (applicant-facing, public data only)
+PUBLIC_METHODS = frozenset({"/ler.intake.v1.IntakeService/GetOpportunityPosting"})
 
 
 class IntakeAuthenticator:
@@ -35,6 +39,8 @@ class IntakeAuthenticator:
 
     async def authenticate(self, token: str | None, method: str) -> Tenant:
         """The caller's tenant."""
+        if not token and method in PUBLIC_METHODS:
+            return Tenant("anonymous", kind=ANONYMOUS)
         if not token:
             raise NotAuthenticated("missing bearer token (authorization: Bearer <api key>)")
         key_hash = hash_api_key(token)

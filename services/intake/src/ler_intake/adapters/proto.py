@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
@@ -26,6 +27,7 @@ from ler_intake.domain.application import (
     Report,
     Verdict,
 )
+from ler_intake.domain.errors import InvalidRequest
 from ler_intake.domain.model import (
     Applicant,
     EducationLevel,
@@ -69,6 +71,9 @@ VERDICT_OF = _enum_map(vpb.Verdict, "VERDICT", Verdict)
 CHECK_OF = _enum_map(vpb.CheckOutcome, "CHECK_OUTCOME", CheckOutcome)
 
 
+_VIA = {"exact": rpb.SKILL_MATCH_VIA_EXACT, "equivalent": rpb.SKILL_MATCH_VIA_EQUIVALENT}
+
+
 def _to_enum(mapping: dict[int, object], value: object) -> int:
     return next(k for k, v in mapping.items() if v == value)
 
@@ -85,10 +90,49 @@ def skill_to(skill: Skill) -> spb.SkillAlignment:
     )
 
 
+def _equivalents_from(msg: rpb.Opportunity) -> list[tuple[Skill, tuple[Skill, ...]]]:
+    """The declared equivalents, each checked to name one of the opportunity's requirements."""
+    asked = [skill_from(s.skill) for s in (*msg.required_skills, *msg.preferred_skills)]
+    out = []
+    for i, entry in enumerate(msg.skill_equivalents):
+        skill = skill_from(entry.skill)
+        if not any(skill.same_as(a) for a in asked):
+            raise InvalidRequest(
+                f"opportunity.skill_equivalents[{i}].skill",
+                "names none of the required or preferred skills",
+            )
+        alternatives = tuple(skill_from(e) for e in entry.equivalents)
+        for j, alt in enumerate(alternatives):
+            if not (alt.code or alt.url) or (alt.code and not alt.framework):
+                raise InvalidRequest(
+                    f"opportunity.skill_equivalents[{i}].equivalents[{j}]",
+                    "needs a framework and code, or a url",
+                )
+        out.append((skill, alternatives))
+    return out
+
+
+def _requirements(
+    items: Sequence[spb.SkillRequirement], equivalents: list[tuple[Skill, tuple[Skill, ...]]]
+) -> tuple[SkillRequirement, ...]:
+    return tuple(
+        # weight 0 means the default 1.0; a negative one is kept for validation to refuse
+        SkillRequirement(
+            skill_from(s.skill),
+            s.weight or 1.0,
+            tuple(
+                e for skill, alts in equivalents if skill.same_as(skill_from(s.skill)) for e in alts
+            ),
+        )
+        for s in items
+    )
+
+
 def opportunity_from(msg: rpb.Opportunity) -> Opportunity:
     """The draft opportunity a CreateOpportunity request carries."""
     p, r = msg.verification_policy, msg.redaction_policy
     kind = KIND_OF.get(msg.kind, OpportunityKind.JOB)
+    equivalents = _equivalents_from(msg)
     return Opportunity(
         opportunity_id="",
         provider_id=msg.provider_id,
@@ -98,16 +142,9 @@ def opportunity_from(msg: rpb.Opportunity) -> Opportunity:
         description=msg.description,
         location=msg.location,
         url=msg.url,
-        required_skills=tuple(
-            # weight 0 means the default 1.0; a negative one is kept for validation to refuse
-            SkillRequirement(skill_from(s.skill), s.weight or 1.0)
-            for s in msg.required_skills
-        ),
-        preferred_skills=tuple(
-            # weight 0 means the default 1.0; a negative one is kept for validation to refuse
-            SkillRequirement(skill_from(s.skill), s.weight or 1.0)
-            for s in msg.preferred_skills
-        ),
+        required_skills=_requirements(msg.required_skills, equivalents),
+        preferred_skills=_requirements(msg.preferred_skills, equivalents),
+        trusted_issuer_ids=tuple(msg.trusted_issuer_ids),
         minimum_education_level=EducationLevel(msg.minimum_education_level),
         verification_policy=VerificationPolicy(
             p.allow_untrusted_issuers,
@@ -169,6 +206,44 @@ def opportunity_to(o: Opportunity, now: datetime) -> rpb.Opportunity:
         opens_at=ts(o.opens_at),
         closes_at=ts(o.closes_at),
         created_at=ts(o.created_at),
+        skill_equivalents=equivalents_to(o),
+        trusted_issuer_ids=list(o.trusted_issuer_ids),
+    )
+
+
+def requirement_to(r: SkillRequirement) -> spb.SkillRequirement:
+    """A skill requirement message (its equivalents go to ``equivalents_to``)."""
+    return spb.SkillRequirement(skill=skill_to(r.skill), weight=r.weight)
+
+
+def equivalents_to(o: Opportunity) -> list[rpb.SkillEquivalents]:
+    """The declared equivalents of the opportunity's requirements that have any."""
+    return [
+        rpb.SkillEquivalents(
+            skill=skill_to(r.skill), equivalents=[skill_to(e) for e in r.equivalents]
+        )
+        for r in o.required_skills + o.preferred_skills
+        if r.equivalents
+    ]
+
+
+def posting_to(o: Opportunity, provider_name: str) -> rpb.OpportunityPosting:
+    """The public posting: built field by field from an allow-list, so that nothing private
+    (verification or redaction policy, trust list, provider settings) can slip in."""
+    return rpb.OpportunityPosting(
+        opportunity_id=o.opportunity_id,
+        provider_id=o.provider_id,
+        provider_name=provider_name,
+        title=o.title,
+        description=o.description,
+        kind=_to_enum(KIND_OF, o.kind),  # type: ignore[arg-type]
+        location=o.location,
+        url=o.url,
+        required_skills=[requirement_to(r) for r in o.required_skills],
+        preferred_skills=[requirement_to(r) for r in o.preferred_skills],
+        skill_equivalents=equivalents_to(o),
+        minimum_education_level=int(o.minimum_education_level),  # type: ignore[arg-type]
+        closes_at=ts(o.closes_at),
     )
 
 
@@ -344,6 +419,8 @@ def application_to(
                         required=m.required,
                         evidenced=m.evidenced,
                         credential_ids=list(m.credential_ids),
+                        via=_VIA.get(m.via, rpb.SKILL_MATCH_VIA_UNSPECIFIED),
+                        unverified_credential_ids=list(m.unverified_credential_ids),
                     )
                     for m in app.match.skills
                 ],

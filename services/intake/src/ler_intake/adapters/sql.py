@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from ler_platform.outbox import OutboxWriter
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ler_intake import tables as t
 from ler_intake.adapters.codec import dump, load_as
 from ler_intake.adapters.proto import event_message
+from ler_intake.adapters.secrets import SecretBox
 from ler_intake.domain.application import Application, ApplicationState
 from ler_intake.domain.errors import DomainTaken
 from ler_intake.domain.events import DomainEvent
 from ler_intake.domain.model import Opportunity, Provider
 from ler_intake.service_layer.unit_of_work import (
     ApplicationRepository,
+    ChallengeLedger,
     Change,
     ChangeFeed,
     Delivery,
@@ -36,10 +38,13 @@ def _utc(moment: datetime) -> datetime:
 
 
 class SqlProviders:
-    """``ProviderRepository`` on SQLAlchemy."""
+    """``ProviderRepository`` on SQLAlchemy. The webhook secret is stored sealed under the KEK
+    (``webhook_secret_sealed``); a row from before migration 0003 keeps it in the plain
+    column until ``seal_plaintext_secrets`` runs at start-up."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, box: SecretBox) -> None:
         self._s = session
+        self._box = box
 
     async def add(self, p: Provider) -> None:
         if (
@@ -58,7 +63,10 @@ class SqlProviders:
                         provider_id=p.provider_id,
                         domain=p.domain,
                         api_key_hash=p.api_key_hash,
-                        webhook_secret=p.webhook_secret,
+                        webhook_secret="",
+                        webhook_secret_sealed=self._box.seal(p.webhook_secret)
+                        if p.webhook_secret
+                        else None,
                         created_at=p.created_at,
                         doc=doc,
                     )
@@ -66,9 +74,10 @@ class SqlProviders:
         except IntegrityError as err:  # a concurrent registration of the same domain
             raise DomainTaken(p.domain) from err
 
-    @staticmethod
-    def _provider(row: Any) -> Provider:
-        doc = dict(row.doc, api_key_hash=row.api_key_hash, webhook_secret=row.webhook_secret)
+    def _provider(self, row: Any) -> Provider:
+        sealed = row.webhook_secret_sealed
+        secret = self._box.open(sealed) if sealed is not None else row.webhook_secret
+        doc = dict(row.doc, api_key_hash=row.api_key_hash, webhook_secret=secret)
         return load_as(Provider, doc)
 
     async def get(self, provider_id: str) -> Provider | None:
@@ -144,6 +153,11 @@ class SqlOpportunities:
         return [load_as(Opportunity, r.doc) for r in await self._s.execute(query)]
 
 
+def _next_verify_at(a: Application) -> datetime | None:
+    """The schedule column: only SUBMITTED applications wait for the re-verifier."""
+    return a.next_verify_at if a.state is ApplicationState.SUBMITTED else None
+
+
 class SqlApplications:
     """``ApplicationRepository`` on SQLAlchemy."""
 
@@ -162,6 +176,7 @@ class SqlApplications:
                         state=a.state.value,
                         score=a.match.score if a.match else None,
                         submitted_at=a.submitted_at,
+                        next_verify_at=_next_verify_at(a),
                         doc=dump(a),
                     )
                 )
@@ -211,7 +226,12 @@ class SqlApplications:
         await self._s.execute(
             update(t.applications)
             .where(t.applications.c.application_id == a.application_id)
-            .values(state=a.state.value, score=a.match.score if a.match else None, doc=dump(a))
+            .values(
+                state=a.state.value,
+                score=a.match.score if a.match else None,
+                next_verify_at=_next_verify_at(a),
+                doc=dump(a),
+            )
         )
         await self._index_credentials(a)
 
@@ -223,6 +243,22 @@ class SqlApplications:
         )
         if state is not None:
             query = query.where(t.applications.c.state == state.value)
+        return [load_as(Application, r.doc) for r in await self._s.execute(query)]
+
+    async def due_for_verification(self, now: datetime, limit: int) -> list[Application]:
+        a = t.applications.c
+        query = (
+            select(a.doc)
+            .where(
+                a.state == ApplicationState.SUBMITTED.value,
+                or_(a.next_verify_at.is_(None), a.next_verify_at <= now),
+            )
+            .order_by(a.submitted_at)
+            .limit(limit)
+        )
+        if self._s.bind.dialect.name == "postgresql":
+            # several replicas may run the re-verifier: each claims different rows
+            query = query.with_for_update(skip_locked=True)
         return [load_as(Application, r.doc) for r in await self._s.execute(query)]
 
     async def with_credential(self, credential_id: str) -> list[Application]:
@@ -328,6 +364,14 @@ class SqlWebhooks:
             for r in await self._s.execute(query)
         ]
 
+    async def lease(self, delivery_id: str, until: datetime) -> None:
+        c = t.webhook_deliveries.c
+        await self._s.execute(
+            update(t.webhook_deliveries)
+            .where(c.delivery_id == delivery_id)
+            .values(next_attempt_at=until)
+        )
+
     async def delivered(self, delivery_id: str, at: datetime) -> None:
         await self._s.execute(
             update(t.webhook_deliveries)
@@ -355,6 +399,34 @@ class SqlWebhooks:
         )
 
 
+class SqlChallenges:
+    """``ChallengeLedger`` on SQLAlchemy."""
+
+    # expired challenges are kept a while (a late submission still gets the precise check)
+    KEEP = timedelta(days=1)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def record(self, challenge: str, opportunity_id: str, expires_at: datetime) -> None:
+        c = t.application_challenges.c
+        await self._s.execute(
+            delete(t.application_challenges).where(c.expires_at < expires_at - self.KEEP)
+        )
+        await self._s.execute(
+            insert(t.application_challenges).values(
+                challenge=challenge, opportunity_id=opportunity_id, expires_at=expires_at
+            )
+        )
+
+    async def opportunity_of(self, challenge: str) -> str | None:
+        c = t.application_challenges.c
+        found = (
+            await self._s.execute(select(c.opportunity_id).where(c.challenge == challenge))
+        ).scalar_one_or_none()
+        return str(found) if found is not None else None
+
+
 class SqlUnitOfWork:
     """One transaction. With ``sessions`` it opens and commits its own; with ``session`` it
     joins the caller's (an idempotent consumer's), which commits."""
@@ -364,16 +436,19 @@ class SqlUnitOfWork:
     applications: ApplicationRepository
     changes: ChangeFeed
     webhooks: WebhookQueue
+    challenges: ChallengeLedger
 
     def __init__(
         self,
         outbox: OutboxWriter,
         topic: str,
         *,
+        box: SecretBox,
         sessions: async_sessionmaker[AsyncSession] | None = None,
         session: AsyncSession | None = None,
     ) -> None:
         self._outbox = outbox
+        self._box = box
         self._topic = topic
         self._sessions = sessions
         self._joined = session
@@ -382,11 +457,12 @@ class SqlUnitOfWork:
 
     def _bind(self, session: AsyncSession) -> None:
         self._session = session
-        self.providers = SqlProviders(session)
+        self.providers = SqlProviders(session, self._box)
         self.opportunities = SqlOpportunities(session)
         self.applications = SqlApplications(session)
         self.changes = SqlChanges(session)
         self.webhooks = SqlWebhooks(session)
+        self.challenges = SqlChallenges(session)
 
     def publish(self, event: DomainEvent) -> None:
         """Stage ``event`` for the outbox."""
@@ -431,3 +507,24 @@ class SqlUnitOfWork:
                 await session.rollback()
         finally:
             await session.close()
+
+
+async def seal_plaintext_secrets(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> int:
+    """Seal the webhook secrets still stored in plain text (rows from before migration 0003)
+    and empty their plain column, in one transaction; returns how many. Idempotent."""
+    p = t.providers.c
+    async with sessions() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(p.provider_id, p.webhook_secret).where(
+                    p.webhook_secret_sealed.is_(None), p.webhook_secret != ""
+                )
+            )
+        ).all()
+        for row in rows:
+            await session.execute(
+                update(t.providers)
+                .where(p.provider_id == row.provider_id)
+                .values(webhook_secret="", webhook_secret_sealed=box.seal(row.webhook_secret))
+            )
+    return len(rows)

@@ -9,6 +9,9 @@ slow service is ``VerificationUnavailable`` (the application then stays SUBMITTE
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -43,6 +46,22 @@ def _verified_flags(report: Report, count: int) -> list[bool]:
         )
         flags.append(not (whole or own))
     return flags
+
+
+_COMPACT = re.compile(rb"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+~")
+
+
+def format_of(data: bytes) -> int:
+    """The format to declare to VerificationService: a JSON object is a Data Integrity
+    document (``ldp_vc``); ``<jwt>~<disclosures>~[<kb-jwt>]`` is an SD-JWT VC (SD-JWT §4, with
+    a Key Binding JWT for a presentation); anything else UNSPECIFIED, so that the service
+    reports the syntax failure itself."""
+    head = data.lstrip()
+    if head.startswith(b"{"):
+        return cpb.CREDENTIAL_FORMAT_LDP_VC
+    if _COMPACT.match(head):
+        return cpb.CREDENTIAL_FORMAT_SD_JWT_VC
+    return cpb.CREDENTIAL_FORMAT_UNSPECIFIED
 
 
 def embedded_credentials(presentation: bytes) -> list[str]:
@@ -114,6 +133,7 @@ class GrpcVerificationClient:
         challenge: str,
         domain: str,
         policy: VerificationPolicy,
+        trusted_issuer_ids: Sequence[str] = (),
     ) -> Verified:
         """Verify a presentation bound to ``challenge`` and ``domain``."""
         resp = await self._call(
@@ -121,10 +141,11 @@ class GrpcVerificationClient:
             pb.VerifyPresentationRequest(
                 verifier=self._verifier(verifier_id),
                 presentation=presentation,
-                format=cpb.CREDENTIAL_FORMAT_LDP_VC,
+                format=format_of(presentation),  # type: ignore[arg-type]
                 expected_challenge=challenge,
                 expected_domain=domain,
                 policy=policy_to(policy),
+                trusted_issuer_ids=list(trusted_issuer_ids),
             ),
         )
         report = report_from(resp.report)
@@ -137,18 +158,25 @@ class GrpcVerificationClient:
         return Verified(report, evidence)
 
     async def verify_credential(
-        self, verifier_id: str, credential: bytes, *, policy: VerificationPolicy
+        self,
+        verifier_id: str,
+        credential: bytes,
+        *,
+        policy: VerificationPolicy,
+        status_fresh_after: datetime | None = None,
+        trusted_issuer_ids: Sequence[str] = (),
     ) -> Verified:
         """Verify one credential (share links, and re-verification after a status change)."""
-        resp = await self._call(
-            self._stub.VerifyCredential,
-            pb.VerifyCredentialRequest(
-                verifier=self._verifier(verifier_id),
-                credential=credential,
-                format=cpb.CREDENTIAL_FORMAT_LDP_VC,
-                policy=policy_to(policy),
-            ),
+        request = pb.VerifyCredentialRequest(
+            verifier=self._verifier(verifier_id),
+            credential=credential,
+            format=format_of(credential),  # type: ignore[arg-type]
+            policy=policy_to(policy),
+            trusted_issuer_ids=list(trusted_issuer_ids),
         )
+        if status_fresh_after is not None:
+            request.status_fresh_after.FromDatetime(status_fresh_after)
+        resp = await self._call(self._stub.VerifyCredential, request)
         report = report_from(resp.report)
         ok = not report.failures()
         evidence = (

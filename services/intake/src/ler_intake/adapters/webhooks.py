@@ -2,7 +2,8 @@
 
 Rows are written in the same transaction as the change they announce (``announce``), so a
 notification is never lost and never sent for a change that rolled back; this sender runs
-beside intake and never blocks it. Signature (like Stripe's):
+beside intake and never blocks it, and holds no transaction open during HTTP calls
+(``deliver_due``). Signature (like Stripe's):
 ``X-Ler-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`` — the
 timestamp is signed with the body so a receiver can refuse replays of old notifications.
 """
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 
 import aiohttp
 
+from ler_intake.domain.model import Provider
 from ler_intake.service_layer.context import Context
 from ler_intake.service_layer.unit_of_work import Delivery, UnitOfWork
 
@@ -64,46 +66,72 @@ class WebhookSender:
         self._poll = poll
         self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file else True
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.sent = 0
 
     async def start(self) -> None:
         """Start the delivery loop."""
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     async def stop(self) -> None:
-        """Stop it (undelivered rows stay queued)."""
-        if self._task is not None:
+        """Let the round in progress record its results (within the send timeout), then stop;
+        undelivered rows stay queued."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self._timeout.total or 5)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 sent = await self.deliver_due()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("webhook delivery round failed")
                 sent = 0
             if not sent:
-                await asyncio.sleep(self._poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._poll)
 
     async def deliver_due(self) -> int:
-        """One round: send every due row; returns how many were attempted."""
+        """One round; returns how many rows were attempted.
+
+        Three steps, so that no database transaction stays open while ATSs answer: claim the
+        due rows (lease them past the time a send can take, so no other round or replica
+        takes them meanwhile) and commit; send them concurrently; record the results in a new
+        transaction. A crash between sending and recording lets the lease run out and the row
+        is sent again: delivery is at least once (receivers dedupe on ``X-Ler-Delivery``)."""
         now = self._ctx.clock()
+        lease_until = now + timedelta(seconds=2 * self._timeout.total + 5)  # type: ignore[operator]
         async with self._uow() as uow:
             due = await uow.webhooks.due(now, BATCH)
-            async with aiohttp.ClientSession(timeout=self._timeout) as http:
-                for delivery in due:
-                    await self._deliver(uow, http, delivery, now)
-        return len(due)
+            claimed: list[tuple[Delivery, Provider | None]] = []
+            for delivery in due:
+                await uow.webhooks.lease(delivery.delivery_id, lease_until)
+                claimed.append((delivery, await uow.providers.get(delivery.provider_id)))
+        if not claimed:
+            return 0
+        async with aiohttp.ClientSession(timeout=self._timeout) as http:
+            errors = await asyncio.gather(*(self._send(http, d, p, now) for d, p in claimed))
+        done = self._ctx.clock()
+        async with self._uow() as uow:
+            for (delivery, _), error in zip(claimed, errors, strict=True):
+                await self._record(uow, delivery, error, done)
+        return len(claimed)
 
-    async def _deliver(
-        self, uow: UnitOfWork, http: aiohttp.ClientSession, d: Delivery, now: datetime
-    ) -> None:
-        provider = await uow.providers.get(d.provider_id)
+    async def _send(
+        self, http: aiohttp.ClientSession, d: Delivery, provider: Provider | None, now: datetime
+    ) -> str | None:
+        """POST one notification: "" when delivered, the error otherwise, None when the
+        provider has no webhook (any more)."""
         if provider is None or not provider.webhook_url:
-            await uow.webhooks.give_up(d.delivery_id, d.attempts, "no webhook configured")
-            return
+            return None
         stamp = int(now.timestamp())
         headers = {
             "Content-Type": "application/json",
@@ -111,7 +139,6 @@ class WebhookSender:
             "X-Ler-Delivery": d.delivery_id,
             "X-Ler-Signature": sign(provider.webhook_secret, stamp, d.body),
         }
-        error = ""
         try:
             async with http.post(
                 provider.webhook_url,
@@ -120,13 +147,18 @@ class WebhookSender:
                 allow_redirects=False,
                 ssl=self._ssl,
             ) as resp:
-                if 200 <= resp.status < 300:
-                    await uow.webhooks.delivered(d.delivery_id, now)
-                    self.sent += 1
-                    return
-                error = f"HTTP {resp.status}"
+                return "" if 200 <= resp.status < 300 else f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as err:
-            error = type(err).__name__
+            return type(err).__name__
+
+    async def _record(self, uow: UnitOfWork, d: Delivery, error: str | None, now: datetime) -> None:
+        if error is None:
+            await uow.webhooks.give_up(d.delivery_id, d.attempts, "no webhook configured")
+            return
+        if not error:
+            await uow.webhooks.delivered(d.delivery_id, now)
+            self.sent += 1
+            return
         attempts = d.attempts + 1
         if attempts >= self._max_attempts:
             log.warning("webhook %s given up after %d attempts: %s", d.delivery_id, attempts, error)

@@ -33,6 +33,7 @@ class FlagReason(StrEnum):
     EVIDENCE_REVOKED = "evidence_revoked"
     EVIDENCE_SUSPENDED = "evidence_suspended"
     BELOW_MINIMUM_LEVEL = "below_minimum_level"
+    VERIFICATION_UNAVAILABLE = "verification_unavailable"
 
 
 class OutcomeKind(StrEnum):
@@ -207,6 +208,26 @@ class Application:
     outcome: Outcome | None = None
     reveals: tuple[Reveal, ...] = ()
     presentation: str = field(default="", repr=False)
+    # the challenge the presentation was bound to, kept to verify it later when the
+    # verification service was unavailable at submission
+    challenge: str = field(default="", repr=False)
+    # re-verification of a SUBMITTED application: tries so far and when the next may start
+    verify_attempts: int = 0
+    next_verify_at: datetime | None = None
+
+    def verification_postponed(self, attempts: int, next_at: datetime) -> Application:
+        """Still SUBMITTED: the verification service was unavailable; try again at ``next_at``."""
+        return replace(self, verify_attempts=attempts, next_verify_at=next_at)
+
+    def verification_abandoned(self, flag: Flag, now: datetime) -> Application:
+        """FLAGGED without a report: verification never completed within the retries."""
+        return replace(
+            self,
+            flags=(*self.flags, flag),
+            state=ApplicationState.FLAGGED,
+            next_verify_at=None,
+            updated_at=now,
+        )
 
     def with_verification(
         self,
@@ -227,6 +248,7 @@ class Application:
             match=match,
             flags=self.flags + flags,
             state=state,
+            next_verify_at=None,
             updated_at=now,
         )
 

@@ -5,7 +5,8 @@ Rules (also spelled out in every explanation):
   and aligns to the requirement's skill (exact framework code first); only when no credential
   does, by one aligning to a declared equivalent;
 - credentials that failed verification (or self-asserted claims) never evidence a skill: they
-  are listed as "claimed, unverified" and add nothing to the score;
+  are listed as "claimed, unverified" and add nothing to the score; so are verified ones from
+  an issuer outside the opportunity's own trusted issuers, when it names any;
 - score = 0.8 x (evidenced required weight / required weight)
         + 0.2 x (evidenced preferred weight / preferred weight);
   when only one group exists it carries the whole score; with no requirements it is 1.0.
@@ -13,7 +14,7 @@ Rules (also spelled out in every explanation):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ler_intake.domain.application import Evidence, MatchResult, SkillMatch
 from ler_intake.domain.skills import Skill, SkillRequirement
@@ -26,11 +27,19 @@ def _aligned(evidence: Sequence[Evidence], skill: Skill) -> tuple[str, ...]:
     return tuple(e.credential_id for e in evidence if any(s.same_as(skill) for s in e.skills))
 
 
+def _counts(e: Evidence, trusted: Collection[str]) -> bool:
+    return e.counts and (not trusted or e.issuer_id in trusted)
+
+
 def _match_one(
-    req: SkillRequirement, required: bool, index: int, evidence: Sequence[Evidence]
+    req: SkillRequirement,
+    required: bool,
+    index: int,
+    evidence: Sequence[Evidence],
+    trusted: Collection[str],
 ) -> SkillMatch:
-    counting = [e for e in evidence if e.counts]
-    others = [e for e in evidence if not e.counts]
+    counting = [e for e in evidence if _counts(e, trusted)]
+    others = [e for e in evidence if not _counts(e, trusted)]
     via = "exact"
     ids = _aligned(counting, req.skill)
     if not ids:
@@ -70,7 +79,10 @@ def _score(required: Sequence[SkillMatch], preferred: Sequence[SkillMatch]) -> f
 
 
 def _explain(
-    required: Sequence[SkillMatch], preferred: Sequence[SkillMatch], evidence: Sequence[Evidence]
+    required: Sequence[SkillMatch],
+    preferred: Sequence[SkillMatch],
+    evidence: Sequence[Evidence],
+    trusted: Collection[str],
 ) -> str:
     used = {i for m in (*required, *preferred) for i in m.credential_ids}
     parts = [
@@ -95,6 +107,12 @@ def _explain(
         parts.append(
             f"{len(not_counting)} credential(s) not counted (unverified, revoked or suspended)"
         )
+    untrusted = [e for e in evidence if e.counts and not _counts(e, trusted)]
+    if untrusted:
+        parts.append(
+            f"{len(untrusted)} credential(s) not counted (issuer not among this opportunity's"
+            " trusted issuers)"
+        )
     return "; ".join(parts)
 
 
@@ -102,8 +120,11 @@ def match(
     required: Sequence[SkillRequirement],
     preferred: Sequence[SkillRequirement],
     evidence: Sequence[Evidence],
+    trusted_issuers: Collection[str] = (),
 ) -> MatchResult:
-    """Match ``evidence`` against the requirements (see the module docstring)."""
-    req = [_match_one(r, True, i, evidence) for i, r in enumerate(required)]
-    pref = [_match_one(r, False, i, evidence) for i, r in enumerate(preferred)]
-    return MatchResult(_score(req, pref), tuple(req + pref), _explain(req, pref, evidence))
+    """Match ``evidence`` against the requirements (see the module docstring);
+    ``trusted_issuers``, when not empty, are the only issuers whose credentials count."""
+    trusted = frozenset(trusted_issuers)
+    req = [_match_one(r, True, i, evidence, trusted) for i, r in enumerate(required)]
+    pref = [_match_one(r, False, i, evidence, trusted) for i, r in enumerate(preferred)]
+    return MatchResult(_score(req, pref), tuple(req + pref), _explain(req, pref, evidence, trusted))

@@ -14,6 +14,7 @@ from ler_intake.domain.errors import InvalidRequest
 from ler_intake.domain.skills import Skill, SkillRequirement
 
 MAX_STATEMENT_CHARS = 20_000
+MAX_TRUSTED_ISSUERS = 100
 
 
 class OpportunityKind(StrEnum):
@@ -92,6 +93,8 @@ class Opportunity:
     closed: bool = False
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    # issuers whose credentials count for this opportunity; empty = the provider's trust list
+    trusted_issuer_ids: tuple[str, ...] = ()
 
     def validate(self) -> Opportunity:
         """Raise ``InvalidRequest`` naming the first bad field; return self when valid."""
@@ -106,6 +109,16 @@ class Opportunity:
                     raise InvalidRequest(f"{where}.skill.framework", "is required with a code")
                 if req.weight < 0:
                     raise InvalidRequest(f"{where}.weight", "must not be negative")
+        if len(self.trusted_issuer_ids) > MAX_TRUSTED_ISSUERS:
+            raise InvalidRequest(
+                "opportunity.trusted_issuer_ids", f"has more than {MAX_TRUSTED_ISSUERS} entries"
+            )
+        for i, issuer in enumerate(self.trusted_issuer_ids):
+            if not issuer.strip() or len(issuer) > 500 or any(c.isspace() for c in issuer):
+                raise InvalidRequest(
+                    f"opportunity.trusted_issuer_ids[{i}]",
+                    "must be an issuer DID or URL (1-500 characters, no spaces)",
+                )
         if self.opens_at and self.closes_at and self.closes_at < self.opens_at:
             raise InvalidRequest("opportunity.closes_at", "is before opens_at")
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from ler.common.v1 import credential_pb2 as cpb
@@ -33,6 +34,16 @@ _STATE = {
 }
 
 
+def _changed_at(msg: CredentialStatusChanged, event: Event[Message]) -> datetime:
+    """When the status changed: the message's ``changed_at``, else the event's time."""
+    if msg.HasField("changed_at"):
+        try:
+            return msg.changed_at.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            pass  # out of range: fall back to the envelope's time
+    return event.time
+
+
 class StatusConsumer:
     """Handler bound to the use-case context."""
 
@@ -53,7 +64,9 @@ class StatusConsumer:
             return
         async with self._uow_for(session) as uow:
             # VerificationUnavailable propagates: the runner retries with backoff
-            flagged = await status.on_status_changed(self._ctx, uow, msg.credential_id, state)
+            flagged = await status.on_status_changed(
+                self._ctx, uow, msg.credential_id, state, _changed_at(msg, event)
+            )
         self.flagged += len(flagged)
         if flagged:
             log.info("flagged %d application(s) after a status change", len(flagged))

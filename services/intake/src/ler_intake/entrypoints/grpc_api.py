@@ -127,6 +127,13 @@ class IntakeServicer(pb_grpc.IntakeServiceServicer):
         self._ctx = ctx
         self._changes = changes
 
+    async def _applicant_side(self, opportunity_id: str) -> None:
+        """The applicant-side calls: any caller, but a provider only on its own opportunities
+        (another provider's are NOT_FOUND, as everywhere)."""
+        tenant = _any_caller()
+        if tenant.kind == PROVIDER:
+            await opportunities.get_opportunity(self._ctx, opportunity_id, tenant.tenant_id)
+
     async def RegisterProvider(
         self, request: pb.RegisterProviderRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterProviderResponse:
@@ -210,7 +217,7 @@ class IntakeServicer(pb_grpc.IntakeServiceServicer):
     async def CreateApplicationChallenge(
         self, request: pb.CreateApplicationChallengeRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateApplicationChallengeResponse:
-        _any_caller()
+        await self._applicant_side(request.opportunity_id)
         issued = await opportunities.create_application_challenge(self._ctx, request.opportunity_id)
         return pb.CreateApplicationChallengeResponse(
             challenge=issued.challenge, domain=issued.domain, expires_at=proto.ts(issued.expires_at)
@@ -219,7 +226,7 @@ class IntakeServicer(pb_grpc.IntakeServiceServicer):
     async def SubmitApplication(
         self, request: pb.SubmitApplicationRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitApplicationResponse:
-        _any_caller()
+        await self._applicant_side(request.opportunity_id)
         which = request.WhichOneof("evidence")
         sub = Submission(
             opportunity_id=request.opportunity_id,
@@ -337,6 +344,15 @@ class IntakeServicer(pb_grpc.IntakeServiceServicer):
                 revealed_by=reveal.revealed_by,
                 revealed_at=proto.ts(reveal.revealed_at),
             ),
+        )
+
+    async def GetOpportunityPosting(
+        self, request: pb.GetOpportunityPostingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOpportunityPostingResponse:
+        # public: any caller, even without a token (see auth.PUBLIC_METHODS)
+        opportunity, provider = await opportunities.get_posting(self._ctx, request.opportunity_id)
+        return pb.GetOpportunityPostingResponse(
+            posting=proto.posting_to(opportunity, provider.name)
         )
 
     async def RecordOutcome(

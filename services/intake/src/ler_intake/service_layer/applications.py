@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from ler_intake.domain import events, matching
 from ler_intake.domain.application import (
     Application,
     ApplicationState,
+    Check,
+    CheckOutcome,
     Evidence,
     EvidenceKind,
     Flag,
@@ -124,6 +126,9 @@ async def submit_application(ctx: Context, sub: Submission) -> Submitted:
         submitted_at=now,
         updated_at=now,
         presentation=sub.presentation.decode("utf-8", "replace"),
+        challenge=sub.challenge,
+        # the re-verifier leaves it alone while this call is still verifying it
+        next_verify_at=now + timedelta(seconds=ctx.retry.grace),
         evidence=tuple(
             Evidence(credential_id="", issuer_id="", verified=False, signed=c) for c in credentials
         ),
@@ -146,11 +151,46 @@ async def submit_application(ctx: Context, sub: Submission) -> Submitted:
             ),
         )
     ctx.notifier.notify()
+    if sub.presentation:
+        async with ctx.uow() as uow:
+            bound_to = await uow.challenges.opportunity_of(sub.challenge)
+        if bound_to != opportunity.opportunity_id:
+            refused = _challenge_not_for_opportunity(opportunity.opportunity_id, bound_to, now)
+            return Submitted(await apply_verification(ctx, opportunity, stored, refused), False)
     try:
-        verified = await _verify(ctx, opportunity, stored, sub.challenge, provider.domain)
+        verified = await verify(ctx, opportunity, stored, sub.challenge, provider.domain)
     except VerificationUnavailable:
-        return Submitted(stored, replayed=False)  # kept SUBMITTED; WatchApplications shows more
-    return Submitted(await _apply_verification(ctx, opportunity, stored, verified), False)
+        # kept SUBMITTED; the re-verifier tries again (WatchApplications shows the change)
+        postponed = stored.verification_postponed(1, ctx.clock() + ctx.retry.delay(1))
+        async with ctx.uow() as uow:
+            await uow.applications.save(postponed)
+        return Submitted(postponed, replayed=False)
+    return Submitted(await apply_verification(ctx, opportunity, stored, verified), False)
+
+
+CHALLENGE_OPPORTUNITY_CHECK = "presentation.challenge.opportunity"
+
+
+def _challenge_not_for_opportunity(
+    opportunity_id: str, bound_to: str | None, now: datetime
+) -> Verified:
+    """A failed report for a presentation whose challenge intake did not issue for this
+    opportunity. The verification service is not asked: the challenge stays usable for the
+    opportunity it was issued for."""
+    why = (
+        f"the challenge was issued for another opportunity, not {opportunity_id}"
+        if bound_to is not None
+        else "the challenge was not issued by intake's CreateApplicationChallenge"
+    )
+    check = Check(
+        CHALLENGE_OPPORTUNITY_CHECK,
+        CheckOutcome.FAIL,
+        title="Challenge is for this opportunity",
+        reason=why,
+        error_code="CHALLENGE_NOT_FOR_OPPORTUNITY",
+        target="$.proof.challenge",
+    )
+    return Verified(Report(Verdict.FAILED, (check,), now), ())
 
 
 def _replay(earlier: Application, digest: str) -> Submitted:
@@ -159,10 +199,15 @@ def _replay(earlier: Application, digest: str) -> Submitted:
     return Submitted(earlier, replayed=True)
 
 
-async def _verify(
+async def verify(
     ctx: Context, opportunity: Opportunity, app: Application, challenge: str, domain: str
 ) -> Verified:
+    """Verify the application's evidence through VerificationService under the opportunity's
+    policy (``VerificationUnavailable`` when it cannot be reached in time)."""
     policy = opportunity.verification_policy
+    # the opportunity's own trusted issuers are trusted by its provider: verification checks
+    # them like its trust list, so their credentials verify cleanly (no issuer.trust warning)
+    trusted = opportunity.trusted_issuer_ids
     if app.evidence_kind is EvidenceKind.PRESENTATION:
         return await ctx.verification.verify_presentation(
             app.provider_id,
@@ -170,9 +215,12 @@ async def _verify(
             challenge=challenge,
             domain=domain,
             policy=policy,
+            trusted_issuer_ids=trusted,
         )
     parts = [
-        await ctx.verification.verify_credential(app.provider_id, e.signed.encode(), policy=policy)
+        await ctx.verification.verify_credential(
+            app.provider_id, e.signed.encode(), policy=policy, trusted_issuer_ids=trusted
+        )
         for e in app.evidence
     ]
     return merge_reports(parts, ctx.clock())
@@ -229,12 +277,18 @@ def _flags_for(opportunity: Opportunity, verified: Verified, now: datetime) -> t
     return tuple(flags)
 
 
-async def _apply_verification(
+async def apply_verification(
     ctx: Context, opportunity: Opportunity, app: Application, verified: Verified
 ) -> Application:
+    """Store the report and the skills match: VERIFIED, or FLAGGED with the failing checks."""
     now = ctx.clock()
     evidence = verified.evidence
-    result = matching.match(opportunity.required_skills, opportunity.preferred_skills, evidence)
+    result = matching.match(
+        opportunity.required_skills,
+        opportunity.preferred_skills,
+        evidence,
+        opportunity.trusted_issuer_ids,
+    )
     flags = _flags_for(opportunity, verified, now)
     updated = app.with_verification(verified.report, evidence, result, flags, now)
     provider = await get_provider(ctx, app.provider_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ler_intake.domain.errors import InvalidRequest, OpportunityClosed, OpportunityNotFound
-from ler_intake.domain.model import Opportunity, OpportunityKind
+from ler_intake.domain.model import Opportunity, OpportunityKind, Provider
 from ler_intake.domain.skills import Skill
 from ler_intake.service_layer.context import Context, new_id
 from ler_intake.service_layer.ports import IssuedChallenge
@@ -34,12 +34,29 @@ async def create_opportunity(
 async def get_opportunity(
     ctx: Context, opportunity_id: str, caller_provider: str | None
 ) -> Opportunity:
-    """The opportunity; one that is not open is visible only to its provider."""
+    """The opportunity. A provider (``caller_provider`` set) sees only its own; other callers
+    (applicant-facing clients, the operator) see open ones. Anything else is NOT_FOUND, as if
+    it did not exist; the public part of an open one is ``get_posting``."""
     async with ctx.uow() as uow:
         found = await uow.opportunities.get(opportunity_id)
-    if found is None or (found.provider_id != caller_provider and not found.is_open(ctx.clock())):
+    if found is None:
+        raise OpportunityNotFound(opportunity_id)
+    if caller_provider is not None:
+        if found.provider_id != caller_provider:
+            raise OpportunityNotFound(opportunity_id)
+    elif not found.is_open(ctx.clock()):
         raise OpportunityNotFound(opportunity_id)
     return found
+
+
+async def get_posting(ctx: Context, opportunity_id: str) -> tuple[Opportunity, Provider]:
+    """An OPEN opportunity and its provider, for the public posting; anything else (unknown,
+    closed, not yet open) is ``OpportunityNotFound`` so nothing is learnt about it."""
+    async with ctx.uow() as uow:
+        found = await uow.opportunities.get(opportunity_id)
+    if found is None or not found.is_open(ctx.clock()):
+        raise OpportunityNotFound(opportunity_id)
+    return found, await get_provider(ctx, found.provider_id)
 
 
 async def list_opportunities(
@@ -51,13 +68,16 @@ async def list_opportunities(
     kind: OpportunityKind | None = None,
     skill: Skill | None = None,
 ) -> list[Opportunity]:
-    """Newest first. Closed ones are listed only for the caller's own (``closed`` True/None)."""
+    """Newest first. A provider lists only its own (open and, with ``closed`` True/None,
+    closed ones); other callers list open ones."""
     async with ctx.uow() as uow:
         items = await uow.opportunities.list(provider_id or None)
     now = ctx.clock()
     out = []
     for o in items:
         is_open = o.is_open(now)
+        if caller_provider is not None and o.provider_id != caller_provider:
+            continue
         if not is_open and o.provider_id != caller_provider:
             continue
         if closed is not None and is_open == closed:
@@ -71,10 +91,16 @@ async def list_opportunities(
 
 
 async def create_application_challenge(ctx: Context, opportunity_id: str) -> IssuedChallenge:
-    """A challenge bound to the provider's domain, from VerificationService."""
+    """A challenge from VerificationService bound to the provider's domain, recorded as issued
+    for this opportunity."""
     opportunity = await load_open(ctx, opportunity_id)
     provider = await get_provider(ctx, opportunity.provider_id)
-    return await ctx.verification.create_challenge(provider.provider_id, provider.domain)
+    issued = await ctx.verification.create_challenge(provider.provider_id, provider.domain)
+    # the verification service binds it to the provider's domain; intake binds it to the
+    # opportunity (a presentation made for one opportunity is not accepted for another)
+    async with ctx.uow() as uow:
+        await uow.challenges.record(issued.challenge, opportunity.opportunity_id, issued.expires_at)
+    return issued
 
 
 async def load_open(ctx: Context, opportunity_id: str) -> Opportunity:

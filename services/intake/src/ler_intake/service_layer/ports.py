@@ -3,6 +3,7 @@ unit tests fake them under ``tests/``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -44,11 +45,24 @@ class VerificationClient(Protocol):
         challenge: str,
         domain: str,
         policy: VerificationPolicy,
-    ) -> Verified: ...
+        trusted_issuer_ids: Sequence[str] = (),
+    ) -> Verified:
+        """Verify a presentation; ``trusted_issuer_ids`` (an opportunity's own trusted issuers)
+        are trusted for this call in addition to the provider's trust list."""
+        ...
 
     async def verify_credential(
-        self, verifier_id: str, credential: bytes, *, policy: VerificationPolicy
-    ) -> Verified: ...
+        self,
+        verifier_id: str,
+        credential: bytes,
+        *,
+        policy: VerificationPolicy,
+        status_fresh_after: datetime | None = None,
+        trusted_issuer_ids: Sequence[str] = (),
+    ) -> Verified:
+        """Verify one credential; with ``status_fresh_after`` (a status event's time) the
+        service refetches status lists it cached before that instant."""
+        ...
 
 
 class ShareLinkResolver(Protocol):

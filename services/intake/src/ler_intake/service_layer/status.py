@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from ler_intake.domain import events, matching
 from ler_intake.domain.application import Application, Flag, FlagReason
@@ -14,11 +15,19 @@ _REASON = {"revoked": FlagReason.EVIDENCE_REVOKED, "suspended": FlagReason.EVIDE
 
 
 async def on_status_changed(
-    ctx: Context, uow: UnitOfWork, credential_id: str, announced_state: str
+    ctx: Context,
+    uow: UnitOfWork,
+    credential_id: str,
+    announced_state: str,
+    changed_at: datetime | None = None,
 ) -> list[Application]:
     """Re-verify ``credential_id`` in each application holding it (the announcement is a hint;
     the status list, checked by VerificationService, decides) and flag those where it now
-    fails. Runs inside the consumer's unit of work; returns the applications flagged."""
+    fails. Runs inside the consumer's unit of work; returns the applications flagged.
+
+    ``changed_at`` (the event's time) is passed on as ``status_fresh_after``: VerificationService
+    drops its cached status lists on the same event, but may consume it after we do, so
+    without it our re-verification could read the list as it was before the change."""
     flagged: list[Application] = []
     for app in await uow.applications.with_credential(credential_id):
         evidence = app.evidence_by_id(credential_id)
@@ -29,7 +38,11 @@ async def on_status_changed(
         if opportunity is None or provider is None:  # pragma: no cover - foreign keys
             continue
         verified = await ctx.verification.verify_credential(
-            app.provider_id, evidence.signed.encode(), policy=opportunity.verification_policy
+            app.provider_id,
+            evidence.signed.encode(),
+            policy=opportunity.verification_policy,
+            status_fresh_after=changed_at,
+            trusted_issuer_ids=opportunity.trusted_issuer_ids,
         )
         failed = verified.report.failures()
         state = _state_of(failed, announced_state)
@@ -41,7 +54,10 @@ async def on_status_changed(
             for e in app.evidence
         )
         result = matching.match(
-            opportunity.required_skills, opportunity.preferred_skills, new_evidence
+            opportunity.required_skills,
+            opportunity.preferred_skills,
+            new_evidence,
+            opportunity.trusted_issuer_ids,
         )
         check = failed[0]
         flag = Flag(

@@ -54,6 +54,11 @@ class ApplicationRepository(Protocol):
     async def for_opportunity(
         self, opportunity_id: str, state: ApplicationState | None
     ) -> list[Application]: ...
+    async def due_for_verification(self, now: datetime, limit: int) -> list[Application]:
+        """SUBMITTED applications whose next verification try is due (oldest first), locked
+        for this unit of work where the database can (other replicas skip them)."""
+        ...
+
     async def with_credential(self, credential_id: str) -> list[Application]:
         """Applications whose evidence includes this credential id."""
         ...
@@ -100,11 +105,28 @@ class WebhookQueue(Protocol):
         self, provider_id: str, event_type: str, body: bytes, at: datetime
     ) -> None: ...
     async def due(self, now: datetime, limit: int) -> list[Delivery]: ...
+    async def lease(self, delivery_id: str, until: datetime) -> None:
+        """Keep a claimed row from being due again before ``until`` (while it is sent)."""
+        ...
+
     async def delivered(self, delivery_id: str, at: datetime) -> None: ...
     async def retry_later(
         self, delivery_id: str, attempts: int, at: datetime, error: str
     ) -> None: ...
     async def give_up(self, delivery_id: str, attempts: int, error: str) -> None: ...
+
+
+class ChallengeLedger(Protocol):
+    """Which opportunity each application challenge was issued for (CreateApplicationChallenge),
+    so that a presentation made for one opportunity is not accepted for another."""
+
+    async def record(self, challenge: str, opportunity_id: str, expires_at: datetime) -> None:
+        """Remember the challenge (and forget long-expired ones)."""
+        ...
+
+    async def opportunity_of(self, challenge: str) -> str | None:
+        """The opportunity the challenge was issued for; None when intake never issued it."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -115,6 +137,7 @@ class UnitOfWork(Protocol):
     applications: ApplicationRepository
     changes: ChangeFeed
     webhooks: WebhookQueue
+    challenges: ChallengeLedger
 
     def publish(self, event: DomainEvent) -> None:
         """Stage an event; it is written to the outbox in this transaction's commit."""
