@@ -27,6 +27,7 @@ from vhelpers import (
     Issuer,
     Party,
     Running,
+    delete_topics,
     infra,
     poll_until,
     presentation,
@@ -46,9 +47,24 @@ def _pg_url() -> str:
 
 
 @pytest.fixture
-async def real_service(tls_files: tuple[Path, Path]) -> AsyncIterator[Running]:
+async def status_topic() -> AsyncIterator[str]:
+    """This test's own status topic (so no other run's events reach it), deleted afterwards."""
+    name = f"{CREDENTIALS_STATUS.name}.vt-{uuid.uuid4().hex[:10]}"
+    bus = KafkaBus(infra()["LER_TEST_KAFKA"], client_id="ler-test-topics")
+    await bus.ensure_topics([name])
+    try:
+        yield name
+    finally:
+        await delete_topics(infra()["LER_TEST_KAFKA"], [name])
+
+
+@pytest.fixture
+async def real_service(tls_files: tuple[Path, Path], status_topic: str) -> AsyncIterator[Running]:
     settings = settings_for(
-        _pg_url(), tls_files[0], kafka_bootstrap_servers=infra()["LER_TEST_KAFKA"]
+        _pg_url(),
+        tls_files[0],
+        kafka_bootstrap_servers=infra()["LER_TEST_KAFKA"],
+        status_topic=status_topic,
     )
     running = await start_service(settings)
     try:
@@ -122,7 +138,7 @@ async def test_matrix_rows_and_replay_on_postgres(real_service: Running, issuer:
 
 
 async def test_revocation_on_kafka_is_seen_within_one_second(
-    real_service: Running, issuer: Issuer, kafka: KafkaBus
+    real_service: Running, issuer: Issuer, kafka: KafkaBus, status_topic: str
 ) -> None:
     service = real_service
     doc = to_bytes(issuer.badge(Party.new().did, index=7))
@@ -135,7 +151,7 @@ async def test_revocation_on_kafka_is_seen_within_one_second(
 
     # wait until the service's consumer is assigned and caught up: a warm-up event is applied
     warmup = _status_event(f"did:key:warmup-{uuid.uuid4().hex}", "https://unused.example/1", 0)
-    await kafka.publish_batch([warmup.to_record(CREDENTIALS_STATUS.name)])
+    await kafka.publish_batch([warmup.to_record(status_topic)])
 
     async def applied() -> bool:
         async with service.app.runtime.sessions() as session:
@@ -152,7 +168,7 @@ async def test_revocation_on_kafka_is_seen_within_one_second(
     assert await verdict() == rpb.VERDICT_VERIFIED_WITH_WARNINGS  # still cached: no event yet
     event = _status_event(issuer.party.did, issuer.list_url("revocation"), 7)
     started = time.monotonic()
-    await kafka.publish_batch([event.to_record(CREDENTIALS_STATUS.name)])
+    await kafka.publish_batch([event.to_record(status_topic)])
     await poll_until(verdict, lambda v: v == rpb.VERDICT_FAILED, within=1.0, what="revocation")
     assert time.monotonic() - started < 1.0
 

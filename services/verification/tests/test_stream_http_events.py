@@ -234,6 +234,45 @@ async def test_revocation_is_seen_within_one_second_of_the_status_event(
     await _status_event(service, issuer, 44)
 
 
+async def test_status_fresh_after_sees_a_revocation_before_the_status_event_arrives(
+    service: Running, issuer: Issuer
+) -> None:
+    """The race intake hits: it re-verifies on a status event this service has not consumed
+    yet. Stating the event's time refetches the cached list, without switching caches off."""
+    doc = to_bytes(issuer.badge(Party.new().did, index=45))
+
+    async def verdict(fresh_after: Timestamp | None = None) -> int:
+        request = pb.VerifyCredentialRequest(credential=doc)
+        if fresh_after is not None:
+            request.status_fresh_after.CopyFrom(fresh_after)
+        response = await service.stub.VerifyCredential(request, metadata=service.metadata)
+        return response.report.verdict
+
+    assert await verdict() == rpb.VERDICT_VERIFIED_WITH_WARNINGS  # the list is now cached
+    fetches = service.app.status_lists.cache.fetches
+    # a change announced long ago (before our copy was fetched): the cached list is used
+    before = Timestamp()
+    before.FromSeconds(int(time.time()) - 3600)
+    assert await verdict(before) == rpb.VERDICT_VERIFIED_WITH_WARNINGS
+    assert service.app.status_lists.cache.fetches == fetches
+    issuer.revoked.add(45)
+    issuer.publish_lists()
+    changed_at = Timestamp()
+    changed_at.GetCurrentTime()
+    assert await verdict() == rpb.VERDICT_VERIFIED_WITH_WARNINGS  # no event, no freshness: cached
+    assert await verdict(changed_at) == rpb.VERDICT_FAILED  # refetched at once
+    # the refetched list is now the cached one for every caller
+    assert await verdict() == rpb.VERDICT_FAILED
+    # an instant in the future counts as now: it cannot switch the cache off for later calls
+    for far in (int(time.time()) + 86_400, 253_402_300_799):  # tomorrow; 9999-12-31T23:59:59Z
+        future = Timestamp()
+        future.FromSeconds(far)
+        assert await verdict(future) == rpb.VERDICT_FAILED
+    fetches = service.app.status_lists.cache.fetches
+    assert await verdict() == rpb.VERDICT_FAILED
+    assert service.app.status_lists.cache.fetches == fetches
+
+
 # --- VC-API over HTTP(S) ------------------------------------------------------------------------
 
 

@@ -285,6 +285,60 @@ async def test_status_list_ttl_is_the_lists_own_capped() -> None:
         ).fetch("v")
 
 
+async def test_fresh_after_refetches_older_lists_without_any_invalidation() -> None:
+    """The status-event race: a caller reacting to a revocation may ask before this service
+    has consumed the event; its ``fresh_after`` alone makes the answer current."""
+    wall = _Clock()
+    wall.now = 1000.0
+    web = _Web(b'{"issuer": "did:x", "credentialSubject": {"encodedList": "old"}}')
+    fetcher = CachedStatusListFetcher(
+        web,
+        InvalidatingCache(max_entries=4, wall_clock=wall),
+        default_ttl=300,
+        max_ttl=3600,
+    )
+    assert (await fetcher.fetch("u"))["credentialSubject"]["encodedList"] == "old"
+    web.body = b'{"issuer": "did:x", "credentialSubject": {"encodedList": "new"}}'
+    wall.now = 1005.0  # the issuer revoked at 1004; no invalidation has arrived here
+    assert (await fetcher.fetch("u"))["credentialSubject"]["encodedList"] == "old"  # cached
+    fresh = fetcher.fresh_after(1004.0)
+    assert (await fresh.fetch("u"))["credentialSubject"]["encodedList"] == "new"
+    assert web.calls == 2
+    # the refetched list replaced the old one: everyone sees it, and it is cached again
+    assert (await fetcher.fetch("u"))["credentialSubject"]["encodedList"] == "new"
+    assert (await fetcher.fresh_after(1004.0).fetch("u"))["credentialSubject"]["encodedList"] == (
+        "new"
+    )
+    assert web.calls == 2
+    assert fetcher.fresh_after(None) is fetcher
+
+
+async def test_fresh_after_does_not_join_an_older_fetch_but_shares_its_own() -> None:
+    wall = _Clock()
+    cache = InvalidatingCache(max_entries=10, wall_clock=wall)
+    gate = asyncio.Event()
+    calls: list[str] = []
+
+    async def fetch(value: str) -> tuple[Any, float, str | None]:
+        calls.append(value)
+        await gate.wait()
+        return value, 60.0, None
+
+    old = asyncio.create_task(cache.get_or_fetch("u", lambda: fetch("old")))
+    await asyncio.sleep(0)
+    wall.now = 10.0  # the change happened after the first fetch began
+    fresh = [
+        asyncio.create_task(cache.get_or_fetch("u", lambda: fetch("new"), fresh_after=5.0))
+        for _ in range(5)
+    ]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await old == "old"
+    assert [await t for t in fresh] == ["new"] * 5
+    assert calls == ["old", "new"]  # one new fetch shared by the five fresh callers
+    assert cache.get("u") == "new"  # the older fetch finishing later did not win
+
+
 async def test_inbox_pruner_deletes_only_old_rows(tmp_path: Any) -> None:
     from ler_platform.db import create_engine, session_factory
     from ler_verification.adapters.maintenance import InboxPruner

@@ -223,6 +223,45 @@ async def test_untrusted_issuer_fails_against_a_list_and_warns_without_one(
     assert tolerated.verdict == WARNINGS and outcome(tolerated, "issuer.trust") == WARNING
 
 
+async def test_issuers_trusted_for_one_call_add_to_the_list(
+    service: Running, issuer: Issuer
+) -> None:
+    doc = issuer.badge(Party.new().did, index=22)
+
+    async def verify(extra: list[str], **policy: Any) -> rpb.VerificationReport:
+        response = await service.stub.VerifyCredential(
+            pb.VerifyCredentialRequest(
+                credential=to_bytes(doc),
+                policy=rpb.VerificationPolicy(**policy),
+                trusted_issuer_ids=extra,
+            ),
+            metadata=service.metadata,
+        )
+        return response.report
+
+    # no list: the call's own trusted issuers are the list, so trust passes (a clean verdict)
+    named = await verify([issuer.party.did])
+    assert outcome(named, "issuer.trust") == PASS and named.verdict == rpb.VERDICT_VERIFIED
+    other = await verify(["did:web:another-college.example"])
+    assert failed(other) == {"issuer.trust": "UNTRUSTED_ISSUER"}
+    # with a list, they add to it
+    await trust(service, "did:web:another-college.example")
+    assert outcome(await verify([issuer.party.did]), "issuer.trust") == PASS
+    assert outcome(await verify([]), "issuer.trust") == FAIL
+    # accreditation policies need the list's labels: names given per call do not carry any
+    accredited = await verify([issuer.party.did], required_accreditations=["state-licensed"])
+    assert outcome(accredited, "issuer.trust") == FAIL
+    for bad, field in (
+        (["x" * 1025], "trusted_issuer_ids[0]"),
+        ([""], "trusted_issuer_ids[0]"),
+        ([f"did:web:{i}.example" for i in range(101)], "trusted_issuer_ids"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await verify(bad)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field in (caught.value.details() or "")
+
+
 async def test_required_accreditation_is_enforced(service: Running, issuer: Issuer) -> None:
     await service.stub.PutTrustedIssuer(
         pb.PutTrustedIssuerRequest(
@@ -502,13 +541,69 @@ async def test_sd_jwt_vc_credential_and_key_bound_presentation(service: Running)
         signer=issuer.key,
         holder_key=holder.key.public_key,
         kid=issuer.vm,
-        claims={"achievement": Sd("Data Literacy"), "grade": Sd("A")},
+        claims={
+            "sub": holder.did,
+            "issuer_name": "Example College",
+            "achievement": Sd(
+                {
+                    "type": ["Achievement"],
+                    "name": "Data Literacy",
+                    "achievementType": "Certificate",
+                    "alignment": [
+                        {
+                            "type": ["Alignment"],
+                            "targetName": "SQL",
+                            "targetCode": "S4.5.6",
+                            "targetFramework": "Example Skills",
+                            "targetUrl": "https://skills.example/S4.5.6",
+                        }
+                    ],
+                }
+            ),
+            "grade": Sd("A"),
+        },
+        nbf=1_700_000_000,
     )
     response = await service.stub.VerifyCredential(
         pb.VerifyCredentialRequest(credential=issued.encode()), metadata=service.metadata
     )
     assert response.report.verdict != FAILED, [(c.id, c.reason) for c in response.report.checks]
     assert outcome(response.report, "proof") == PASS
+    # the summary of an SD-JWT VC is read from its disclosed claims
+    summary = response.credential
+    assert summary.format == credential_pb2.CREDENTIAL_FORMAT_SD_JWT_VC
+    assert summary.kind == credential_pb2.CREDENTIAL_KIND_ACHIEVEMENT
+    assert (summary.issuer_id, summary.issuer_name, summary.subject_id) == (
+        issuer.did,
+        "Example College",
+        holder.did,
+    )
+    assert list(summary.types) == ["urn:ler:badge"]
+    assert summary.achievement_name == "Data Literacy"
+    assert summary.achievement_type == credential_pb2.ACHIEVEMENT_TYPE_CERTIFICATE
+    assert [(k.label, k.code, k.framework) for k in summary.skills] == [
+        ("SQL", "S4.5.6", "Example Skills")
+    ]
+    assert summary.valid_from.seconds == 1_700_000_000
+    assert summary.credential_id.startswith("urn:sd-jwt:sha-256:")
+
+    # what the holder does not disclose is not in the summary
+    nonce = await challenge(service)
+    hidden = create_presentation(
+        issued, disclose=[], holder=holder.key, audience=DOMAIN, nonce=nonce
+    )
+    bare = await service.stub.VerifyPresentation(
+        pb.VerifyPresentationRequest(
+            presentation=hidden.encode(), expected_challenge=nonce, expected_domain=DOMAIN
+        ),
+        metadata=service.metadata,
+    )
+    assert bare.report.verdict != FAILED, [(c.id, c.reason) for c in bare.report.checks]
+    [shown_summary] = bare.credentials
+    assert shown_summary.issuer_id == issuer.did
+    assert shown_summary.kind == credential_pb2.CREDENTIAL_KIND_OTHER
+    assert shown_summary.achievement_name == "" and list(shown_summary.skills) == []
+    assert shown_summary.credential_id == summary.credential_id  # same token, same id
 
     nonce = await challenge(service)
     shown = create_presentation(
@@ -523,6 +618,17 @@ async def test_sd_jwt_vc_credential_and_key_bound_presentation(service: Running)
     first = await service.stub.VerifyPresentation(request, metadata=service.metadata)
     assert first.report.verdict != FAILED, [(c.id, c.reason) for c in first.report.checks]
     assert outcome(first.report, "holder.binding") == PASS
+    [disclosed] = first.credentials
+    assert disclosed.achievement_name == "Data Literacy"
+    assert [k.code for k in disclosed.skills] == ["S4.5.6"]
+    # a forged signature: no summary of claims nobody vouches for
+    head, payload, sig = issued.split("~")[0].split(".")
+    forged = ".".join([head, payload, sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")])
+    bad = await service.stub.VerifyCredential(
+        pb.VerifyCredentialRequest(credential=(forged + "~" + issued.split("~", 1)[1]).encode()),
+        metadata=service.metadata,
+    )
+    assert outcome(bad.report, "proof") != PASS and not bad.HasField("credential")
     replay = await service.stub.VerifyPresentation(request, metadata=service.metadata)
     assert failed(replay.report) == {"presentation.replay": "CHALLENGE_REPLAYED"}
 

@@ -11,7 +11,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -227,6 +227,30 @@ def presentation(
 
 def to_bytes(doc: Any) -> bytes:
     return json.dumps(doc).encode()
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str], *, within: float = 20.0) -> None:
+    """Delete a test run's own Kafka topics and those derived from them (``<name>.dlq``, made
+    by consumers), bounded in time: per-run topics left behind pile up as partitions on the
+    shared broker and slow every later run."""
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+
+    async def run() -> None:
+        await admin.start()
+        doomed = [
+            t
+            for t in await admin.list_topics()
+            if any(t == n or t.startswith(f"{n}.") for n in names)
+        ]
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=10_000)
+
+    try:
+        await asyncio.wait_for(run(), within)
+    finally:
+        await asyncio.wait_for(admin.close(), 5.0)
 
 
 # --- the service ----------------------------------------------------------------------------

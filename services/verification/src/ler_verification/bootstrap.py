@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ler_crypto.did import DidResolver, HttpsWebFetcher
 from ler_platform.events.bus import EventBus
+from ler_platform.metrics import CREDENTIALS_VERIFIED
 from ler_platform.runtime import ServiceRuntime, build_runtime
 from ler_proto.events.verification import VERIFICATIONS_TOPIC
 
@@ -25,8 +26,9 @@ from ler_verification.adapters.fetching import (
     InvalidatingCache,
 )
 from ler_verification.adapters.maintenance import InboxPruner
+from ler_verification.domain.events import VerificationCompleted
 from ler_verification.entrypoints import grpc_api
-from ler_verification.entrypoints.consumers import STATUS_REGISTRY, TOPICS, StatusChangeHandler
+from ler_verification.entrypoints.consumers import STATUS_REGISTRY, StatusChangeHandler
 from ler_verification.entrypoints.http_api import VcApi
 from ler_verification.entrypoints.http_server import TlsCapableHttpServer, server_ssl_context
 from ler_verification.service_layer.trust import TrustListCache
@@ -124,12 +126,17 @@ def bootstrap(
     trust = TrustListCache(uow_factory, ttl=settings.trust_cache_seconds)
     batcher = EventBatcher(runtime.sessions, runtime.outbox, write_lock=write_lock)
     runtime.add_component(batcher)
+
+    async def publish(event: VerificationCompleted) -> None:
+        runtime.metrics.increment(CREDENTIALS_VERIFIED, verdict=event.verdict.value)
+        await batcher.publish(event)
+
     service = VerificationService(
         uow_factory,
         resolver=resolver,
         status_fetcher=status_lists,
         trust=trust,
-        publish=batcher.publish,
+        publish=publish,
         clock_skew=timedelta(seconds=settings.clock_skew_seconds),
         now=now,
     )
@@ -157,7 +164,7 @@ def bootstrap(
     runtime.add_component(_EnsureTopics(runtime.bus, [VERIFICATIONS_TOPIC]))
     runtime.add_component(InboxPruner(runtime.sessions, runtime.inbox_table))
     runtime.add_consumer(
-        TOPICS,
+        [settings.status_topic],
         f"verification.cache.{settings.instance_id}",
         STATUS_REGISTRY,
         handler=StatusChangeHandler(status_lists, did_documents),

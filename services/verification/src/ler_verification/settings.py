@@ -6,6 +6,7 @@ import socket
 from typing import Self
 
 from ler_platform.settings import ServiceSettings
+from ler_proto.events import issuance as issuance_topics
 from pydantic import Field, model_validator
 
 
@@ -39,6 +40,8 @@ class VerificationSettings(ServiceSettings):
     # VerifyStream: items verified at once per stream, and items read ahead of responses
     stream_concurrency: int = Field(default=32, ge=1, le=256)
     stream_max_pending: int = Field(default=64, ge=1, le=1024)
+    # where CredentialStatusChanged events arrive (to drop cached status lists and DIDs)
+    status_topic: str = Field(default=issuance_topics.CREDENTIALS_STATUS_TOPIC, min_length=1)
     # every replica must see every status event to drop its own caches, so each instance
     # has its own consumer group; a stable id (the pod name) lets it resume after restarts
     instance_id: str = Field(default_factory=socket.gethostname)

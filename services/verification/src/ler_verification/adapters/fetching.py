@@ -15,6 +15,15 @@ Two races are closed here:
   neither its URL nor its issuer was invalidated after the fetch began;
 * concurrent verifications needing the same URL share one fetch ("single flight"), keyed
   by epoch so nobody joins a fetch that started before an invalidation.
+
+A third is closed by the caller: the status event that tells this service to drop a list
+also tells other services (intake) to re-verify, and their request may arrive before this
+service has consumed the event. Invalidation alone therefore depends on event ordering.
+So a request may say how fresh the status information must be (``fresh_after``: the status
+event's time, a wall-clock instant): an entry fetched before that instant — or a fetch in
+flight that started before it — is not used, and the list is fetched again from the
+issuer's endpoint, which is always current. This is correct under any event ordering,
+keeps caching on for everyone else, and still shares one fetch among concurrent callers.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from ler_crypto import vc_model
 from ler_crypto.did import WebFetcher, did_web_to_url
 from ler_crypto.errors import CryptoError, ResolutionError
 from ler_crypto.limits import parse_json
+from ler_crypto.verifier import StatusListFetcher
 
 Clock = Callable[[], float]
 
@@ -39,18 +49,26 @@ class _Entry:
     expires: float
     value: Any
     issuer: str | None
+    fetched_at: float  # wall clock when the fetch began: the document is at least this fresh
 
 
 class InvalidatingCache:
     """A TTL + LRU-bounded cache of fetched documents, invalidatable by URL or issuer."""
 
     def __init__(
-        self, *, max_entries: int, clock: Clock = time.monotonic, max_remembered: int = 10_000
+        self,
+        *,
+        max_entries: int,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        max_remembered: int = 10_000,
     ) -> None:
         self._max = max_entries
         self._clock = clock
+        self._wall = wall_clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._inflight: dict[tuple[str, int], asyncio.Future[Any]] = {}
+        # (url, epoch) → (wall clock when the fetch began, its result)
+        self._inflight: dict[tuple[str, int], tuple[float, asyncio.Future[Any]]] = {}
         # epoch of the latest invalidation of each URL / issuer ("u:" / "i:" prefixed keys)
         self._invalidated: OrderedDict[str, int] = OrderedDict()
         self._max_remembered = max_remembered
@@ -61,38 +79,53 @@ class InvalidatingCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, url: str) -> Any | None:
-        """The cached value, if fresh."""
+    def get(self, url: str, *, fresh_after: float | None = None) -> Any | None:
+        """The cached value, if fresh (and fetched no earlier than ``fresh_after``, wall clock)."""
         entry = self._entries.get(url)
         if entry is None:
             return None
         if entry.expires <= self._clock():
             del self._entries[url]
             return None
+        if fresh_after is not None and entry.fetched_at < fresh_after:
+            return None  # older than the caller can accept: refetch (and replace it)
         self._entries.move_to_end(url)
         return entry.value
 
-    def _put(self, url: str, value: Any, ttl: float, issuer: str | None) -> None:
+    def _put(self, url: str, value: Any, ttl: float, issuer: str | None, fetched_at: float) -> None:
         if ttl <= 0:
             return
-        self._entries[url] = _Entry(self._clock() + ttl, value, issuer)
+        current = self._entries.get(url)
+        if current is not None and current.fetched_at > fetched_at:
+            return  # a fetch that began later already stored a newer document
+        self._entries[url] = _Entry(self._clock() + ttl, value, issuer, fetched_at)
         self._entries.move_to_end(url)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
     async def get_or_fetch(
-        self, url: str, fetch: Callable[[], Awaitable[tuple[Any, float, str | None]]]
+        self,
+        url: str,
+        fetch: Callable[[], Awaitable[tuple[Any, float, str | None]]],
+        *,
+        fresh_after: float | None = None,
     ) -> Any:
-        """The cached value, or ``fetch()`` → (value, ttl seconds, issuer), shared by callers."""
-        cached = self.get(url)
+        """The cached value, or ``fetch()`` → (value, ttl seconds, issuer), shared by callers.
+
+        With ``fresh_after`` (wall-clock seconds), neither an entry fetched before it nor a
+        fetch in flight that began before it is used.
+        """
+        cached = self.get(url, fresh_after=fresh_after)
         if cached is not None:
             return cached
         key = (url, self.epoch)
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        if pending is not None and (fresh_after is None or pending[0] >= fresh_after):
+            return await asyncio.shield(pending[1])
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        began = self._wall()
+        # later callers join this (newer) fetch rather than an older one still in flight
+        self._inflight[key] = (began, future)
         started = self.epoch
         try:
             self.fetches += 1
@@ -103,11 +136,12 @@ class InvalidatingCache:
             raise
         else:
             if not self._invalidated_since(started, url, issuer):
-                self._put(url, value, ttl, issuer)
+                self._put(url, value, ttl, issuer, began)
             future.set_result(value)
             return value
         finally:
-            self._inflight.pop(key, None)
+            if self._inflight.get(key, (0.0, None))[1] is future:
+                del self._inflight[key]
 
     def _invalidated_since(self, epoch: int, url: str, issuer: str | None) -> bool:
         if epoch < self._forgotten_before:
@@ -183,7 +217,12 @@ class CachedStatusListFetcher:
             return min(self._default_ttl, self._max_ttl)
         return min(ttl / 1000.0, self._max_ttl)
 
-    async def fetch(self, url: str) -> Any:
+    def fresh_after(self, instant: float | None) -> StatusListFetcher:
+        """A view for one verification that refetches lists cached before ``instant``
+        (wall-clock seconds); ``None`` is this fetcher itself."""
+        return self if instant is None else _FreshStatusLists(self, instant)
+
+    async def fetch(self, url: str, *, fresh_after: float | None = None) -> Any:
         """The list credential at ``url`` as parsed JSON (the verifier checks it)."""
 
         async def load() -> tuple[Any, float, str | None]:
@@ -196,4 +235,16 @@ class CachedStatusListFetcher:
                 raise ResolutionError(f"status list at {url} is not a JSON object")
             return document, self._ttl_of(document), vc_model.issuer_id(document)
 
-        return await self.cache.get_or_fetch(url, load)
+        return await self.cache.get_or_fetch(url, load, fresh_after=fresh_after)
+
+
+class _FreshStatusLists:
+    """``CachedStatusListFetcher`` bound to one verification's freshness requirement."""
+
+    def __init__(self, inner: CachedStatusListFetcher, instant: float) -> None:
+        self._inner = inner
+        self._instant = instant
+
+    async def fetch(self, url: str) -> Any:
+        """The list at ``url``, fetched no earlier than the bound instant."""
+        return await self._inner.fetch(url, fresh_after=self._instant)

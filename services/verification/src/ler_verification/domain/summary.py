@@ -7,7 +7,7 @@ anything of the wrong type is simply left out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ler_crypto import vc_model
@@ -74,6 +74,51 @@ def _alignments(achievement: Any) -> list[Skill]:
         for a in sources
         if isinstance(a, dict)
     ]
+
+
+def _epoch(value: Any) -> datetime | None:
+    """A JWT NumericDate (RFC 7519 §2) as a datetime."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def summarize_sd_jwt_vc(claims: Any, *, fallback_id: str = "") -> CredentialSummary | None:
+    """The summary of an SD-JWT VC from its *disclosed* claims (what the holder chose to show).
+
+    Registered claims (SD-JWT VC §3.2.2.2): ``iss`` the issuer, ``vct`` the type, ``sub`` the
+    subject, ``nbf``/``exp`` the validity period (``iat`` when there is no ``nbf``). The
+    achievement is an Open Badges ``Achievement`` object (as issuance writes it) or just its
+    name; its alignments become skills. An undisclosed claim is simply absent. SD-JWT VCs carry
+    no credential id unless the issuer added ``jti``, so ``fallback_id`` (a digest of the token)
+    stands in for it.
+    """
+    if not isinstance(claims, dict):
+        return None
+    achievement = claims.get("achievement")
+    vct = _str(claims.get("vct"))
+    awarded = claims.get("awarded_date") or claims.get("awardedDate")
+    return CredentialSummary(
+        credential_id=_str(claims.get("jti")) or fallback_id,
+        kind="achievement" if isinstance(achievement, dict | str) and achievement else "other",
+        types=(vct,) if vct else (),
+        issuer_id=_str(claims.get("iss")),
+        issuer_name=_str(claims.get("issuer_name")),
+        subject_id=_str(claims.get("sub")),
+        achievement_name=(
+            _str(achievement.get("name")) if isinstance(achievement, dict) else _str(achievement)
+        ),
+        achievement_type=(
+            _str(achievement.get("achievementType")) if isinstance(achievement, dict) else ""
+        ),
+        valid_from=_epoch(claims.get("nbf", claims.get("iat"))),
+        valid_until=_epoch(claims.get("exp")),
+        awarded_at=_time(awarded),
+        skills=tuple(_alignments(achievement)),
+    )
 
 
 def summarize(doc: Any) -> CredentialSummary | None:

@@ -103,6 +103,18 @@ def _format(value: int) -> Format:
         raise InvalidRequest("format", f"unknown format {value}") from None
 
 
+def _fresh_after(
+    request: pb.VerifyCredentialRequest | pb.VerifyPresentationRequest,
+) -> datetime | None:
+    """``status_fresh_after`` as an aware datetime, or ``None`` when unset."""
+    if not request.HasField("status_fresh_after"):
+        return None
+    try:
+        return request.status_fresh_after.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as err:
+        raise InvalidRequest("status_fresh_after", "is not a valid timestamp") from err
+
+
 def _trusted_to_proto(issuer: TrustedIssuer) -> pb.TrustedIssuer:
     message = pb.TrustedIssuer(
         issuer_id=issuer.issuer_id,
@@ -147,6 +159,8 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
                 request.credential,
                 _format(request.format),
                 policy_from_proto(request.policy),
+                _fresh_after(request),
+                tuple(request.trusted_issuer_ids),
             )
         )
         response = pb.VerifyCredentialResponse(report=_report(result))
@@ -166,6 +180,8 @@ class VerificationServicer(pb_grpc.VerificationServiceServicer):
                 request.expected_domain,
                 _format(request.format),
                 policy_from_proto(request.policy),
+                _fresh_after(request),
+                tuple(request.trusted_issuer_ids),
             )
         )
         return pb.VerifyPresentationResponse(

@@ -9,21 +9,24 @@ included — is a report with a failed check.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ler_crypto import verifier as crypto
 from ler_crypto.did import DidResolver
+from ler_crypto.errors import CryptoError
 from ler_crypto.report import Outcome as CryptoOutcome
 from ler_crypto.report import VerificationReport as CryptoReport
+from ler_crypto.sdjwt.core import parse_sd_jwt, reconstruct
 from ler_crypto.vc_model import Policy as CryptoPolicy
 
-from ler_verification.domain.errors import InputRejected
+from ler_verification.domain.errors import InputRejected, InvalidRequest
 from ler_verification.domain.events import Format, Kind, VerificationCompleted
 from ler_verification.domain.model import judge_challenge
 from ler_verification.domain.report import (
@@ -35,13 +38,15 @@ from ler_verification.domain.report import (
     from_crypto,
     syntax_failure,
 )
-from ler_verification.domain.summary import CredentialSummary, summarize
+from ler_verification.domain.summary import CredentialSummary, summarize, summarize_sd_jwt_vc
 from ler_verification.service_layer.trust import TrustListCache
 from ler_verification.service_layer.unit_of_work import UnitOfWorkFactory
 
 MAX_CREDENTIAL_BYTES = 1024 * 1024
 MAX_PRESENTATION_BYTES = 4 * 1024 * 1024
 MAX_CHALLENGE_LENGTH = 256
+MAX_EXTRA_TRUSTED = 100
+MAX_ISSUER_ID_LENGTH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,10 @@ class VerifyCredential:
     data: bytes
     format: Format = Format.UNKNOWN
     policy: Policy = field(default_factory=Policy)
+    # status lists cached before this instant are refetched (see ``status_fresh_after``)
+    status_fresh_after: datetime | None = None
+    # trusted for this call in addition to the verifier's trust list
+    trusted_issuer_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,8 @@ class VerifyPresentation:
     domain: str
     format: Format = Format.UNKNOWN
     policy: Policy = field(default_factory=Policy)
+    status_fresh_after: datetime | None = None
+    trusted_issuer_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,34 @@ def _document(data: bytes, parsed: _Parsed, crypto_report: CryptoReport) -> Any:
     return json.loads(data)
 
 
+def _sd_jwt_summary(parsed: _Parsed, crypto_report: CryptoReport) -> CredentialSummary | None:
+    """The summary of an SD-JWT VC from the claims its disclosures reveal (RFC 9901 §7.1
+    processing), once its signature and disclosures have been checked; else ``None``."""
+    if parsed.format is not Format.SD_JWT_VC or not isinstance(parsed.payload, str):
+        return None
+    proof = crypto_report.check("proof")
+    if proof is None or proof.outcome is not CryptoOutcome.PASS:
+        return None  # unchecked claims would be whatever the sender wrote
+    try:
+        sd_jwt = parse_sd_jwt(parsed.payload)
+        claims, _ = reconstruct(sd_jwt)
+    except CryptoError:
+        return None
+    digest = hashlib.sha256(sd_jwt.issuer_jwt.encode("ascii")).hexdigest()
+    return summarize_sd_jwt_vc(claims, fallback_id=f"urn:sd-jwt:sha-256:{digest}")
+
+
+def _check_extra_trusted(ids: tuple[str, ...]) -> None:
+    if len(ids) > MAX_EXTRA_TRUSTED:
+        raise InvalidRequest("trusted_issuer_ids", f"has more than {MAX_EXTRA_TRUSTED} entries")
+    for i, issuer_id in enumerate(ids):
+        if not issuer_id or len(issuer_id) > MAX_ISSUER_ID_LENGTH:
+            raise InvalidRequest(
+                f"trusted_issuer_ids[{i}]",
+                f"must be a DID or URL of 1 to {MAX_ISSUER_ID_LENGTH} characters",
+            )
+
+
 def _require(data: bytes, field_name: str, limit: int) -> None:
     if not data:
         raise InputRejected(field_name, "is empty")
@@ -146,6 +185,17 @@ def _issuers(crypto_report: CryptoReport) -> tuple[str, ...]:
     )
 
 
+@runtime_checkable
+class FreshnessAwareStatusLists(Protocol):
+    """A status list fetcher that can refetch lists cached before a given instant."""
+
+    async def fetch(self, url: str) -> Any:
+        """The list credential at ``url`` as parsed JSON."""
+
+    def fresh_after(self, instant: float | None) -> crypto.StatusListFetcher:
+        """A fetcher for one verification accepting nothing fetched before ``instant``."""
+
+
 class VerificationService:
     """The verify use cases, with their collaborators injected by the composition root."""
 
@@ -154,7 +204,7 @@ class VerificationService:
         uow_factory: UnitOfWorkFactory,
         *,
         resolver: DidResolver,
-        status_fetcher: crypto.StatusListFetcher | None,
+        status_fetcher: FreshnessAwareStatusLists | crypto.StatusListFetcher | None,
         trust: TrustListCache,
         publish: Callable[[VerificationCompleted], Awaitable[None]] | None = None,
         clock_skew: timedelta = timedelta(seconds=60),
@@ -168,14 +218,44 @@ class VerificationService:
         self._clock_skew = clock_skew
         self._now = now
 
-    async def _common(self, verifier_id: str, policy: Policy) -> dict[str, Any]:
+    def _status_lists(
+        self, fresh_after: datetime | None, now: datetime
+    ) -> crypto.StatusListFetcher | None:
+        """The status fetcher for one verification. A caller reacting to a status event states
+        the event's time, so lists cached before it are refetched whatever the order in which
+        this service and the caller consume that event (a future instant counts as now, so a
+        caller cannot switch the cache off for later verifications)."""
+        fetcher = self._status_fetcher
+        if fresh_after is None or not isinstance(fetcher, FreshnessAwareStatusLists):
+            return fetcher
+        # The event's time comes from the issuer's clock, which may be behind ours: a list we
+        # fetched up to ``clock_skew`` after it may still predate the change, so it is refetched
+        # too (erring towards one extra fetch, never towards a stale answer).
+        # min(fresh_after + skew, now), written so a far-future instant cannot overflow
+        instant = min(fresh_after, now - self._clock_skew) + self._clock_skew
+        return fetcher.fresh_after(instant.timestamp())
+
+    async def _common(
+        self,
+        verifier_id: str,
+        policy: Policy,
+        fresh_after: datetime | None = None,
+        extra_trusted: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        _check_extra_trusted(extra_trusted)
         trust_list = await self._trust.get(verifier_id)
+        trusted = trust_list.trusted_ids(policy.required_accreditations)
+        if extra_trusted and not policy.required_accreditations:
+            # the caller acts for the verifier: naming issuers for one call is the verifier's
+            # own decision, like its list (accreditation policies need the list's labels)
+            trusted = (trusted or frozenset()) | frozenset(extra_trusted)
+        now = self._now()
         return {
             "resolver": self._resolver,
-            "status_fetcher": self._status_fetcher,
-            "now": self._now(),
+            "status_fetcher": self._status_lists(fresh_after, now),
+            "now": now,
             "clock_skew": self._clock_skew,
-            "trusted_issuers": trust_list.trusted_ids(policy.required_accreditations),
+            "trusted_issuers": trusted,
             "policy": CryptoPolicy(allow_v1=policy.accept_vc_v1),
         }
 
@@ -183,10 +263,13 @@ class VerificationService:
         """Verify one credential and report every check (VerifyCredential)."""
         _require(cmd.data, "credential", MAX_CREDENTIAL_BYTES)
         started = time.perf_counter()
-        options = await self._common(cmd.verifier_id, cmd.policy)
+        options = await self._common(
+            cmd.verifier_id, cmd.policy, cmd.status_fresh_after, cmd.trusted_issuer_ids
+        )
         parsed = _parse(cmd.data, cmd.format)
         issuers: tuple[str, ...] = ()
         document: Any = None
+        sd_jwt_summary: CredentialSummary | None = None
         if parsed.mismatch is not None:
             report = syntax_failure(parsed.mismatch)
         else:
@@ -194,7 +277,8 @@ class VerificationService:
             document = _document(cmd.data, parsed, crypto_report)
             report = apply_policy(from_crypto(crypto_report, document), cmd.policy)
             issuers = _issuers(crypto_report)
-        summary = summarize(document)
+            sd_jwt_summary = _sd_jwt_summary(parsed, crypto_report)
+        summary = summarize(document) or sd_jwt_summary
         result = Verification(
             str(uuid.uuid4()), options["now"], report, parsed.format, (summary,) if summary else ()
         )
@@ -215,7 +299,9 @@ class VerificationService:
             if len(value) > MAX_CHALLENGE_LENGTH:
                 raise InputRejected(name, f"is longer than {MAX_CHALLENGE_LENGTH} characters")
         started = time.perf_counter()
-        options = await self._common(cmd.verifier_id, cmd.policy)
+        options = await self._common(
+            cmd.verifier_id, cmd.policy, cmd.status_fresh_after, cmd.trusted_issuer_ids
+        )
         parsed = _parse(cmd.data, cmd.format)
         issuers: tuple[str, ...] = ()
         summaries: tuple[CredentialSummary, ...] = ()
@@ -237,6 +323,10 @@ class VerificationService:
             report = apply_policy(from_crypto(crypto_report, document), cmd.policy)
             issuers = _issuers(crypto_report)
             summaries, holder = _presentation_parts(document)
+            sd_jwt_summary = _sd_jwt_summary(parsed, crypto_report)
+            if sd_jwt_summary is not None:
+                # holder_id stays empty: key binding proves control of ``cnf``, not of a DID
+                summaries = (sd_jwt_summary,)
         now = options["now"]
         result_id = str(uuid.uuid4())
         async with self._uow_factory() as uow:
