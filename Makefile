@@ -68,14 +68,15 @@ demo: setup ## The story in one process, nothing to install beyond Python
 up: setup infra ## The real stack: PostgreSQL, Kafka and the four services as processes
 	deploy/local/services.sh start
 
+.PHONY: journey
+journey: up ## The demo's story on the real stack (make up first); prints the journey's trace id
+	set -a; source var/run/credentials.env; set +a; $(UV) run ler journey
+
 .PHONY: down
 down: ## Stop what `make up` started (by pid)
 	-deploy/local/services.sh stop
 	deploy/local/infra.sh down
 
 .PHONY: bench
-bench: setup infra ## Benchmarks, each figure beside its same-run baseline
-	$(UV) run ler bench crypto
-	set -a; source var/infra.env; set +a; $(UV) run python bench/issuance.py
-	set -a; source var/infra.env; set +a; $(UV) run python bench/events.py
-	set -a; source var/infra.env; set +a; $(UV) run python bench/verification.py --real
+bench: setup infra ## All benchmarks and peak service memory -> bench/report.{md,json,svg}
+	set -a; source var/infra.env; set +a; $(UV) run python bench/report.py

@@ -36,6 +36,15 @@ Per service (n = 0..3 in the order ${SERVICES[*]}):
   LER_GRPC_PORT=$GRPC_PORT_BASE+n  LER_HTTP_PORT=$HTTP_PORT_BASE+n
   LER_DATABASE_URL=postgresql+asyncpg://ler:ler@127.0.0.1:$PG_PORT/ler_<name>
   LER_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+Cross-service wiring and local credentials (var/run/credentials.env, 0600, made once):
+  all        LER_KEK (development key-encryption key)
+  issuance   LER_OPERATOR_TOKEN, HTTPS status lists with var/run/tls/{cert,key}.pem
+  verification  trusts that certificate for loopback fetches (LER_FETCH_CA_FILE)
+  intake     LER_VERIFICATION_GRPC_TARGET, LER_VERIFICATION_API_KEY (a fresh service
+             identity from 'ler-verification add-tenant' at each start, never stored),
+             LER_OPERATOR_API_KEY, LER_CLIENT_API_KEY
+The file also names them for clients (LER_ISSUANCE_OPERATOR_TOKEN, LER_INTAKE_OPERATOR_KEY,
+LER_INTAKE_CLIENT_KEY): 'make journey' sources it for 'ler journey'.
 Logs: var/log/<name>.log.  Start the infrastructure first: deploy/local/infra.sh up
 
 Environment:
@@ -70,6 +79,71 @@ runner() {
   fi
 }
 
+CREDENTIALS_FILE="$RUN_DIR/credentials.env"
+TLS_DIR="$RUN_DIR/tls"
+
+random_token() { head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+# Development credentials, made once and kept in a file only its owner can read.
+ensure_credentials() {
+  if [[ ! -s $CREDENTIALS_FILE ]]; then
+    (
+      umask 077
+      {
+        echo "# Written by deploy/local/services.sh: development credentials of the local stack."
+        echo "LER_KEK=$(random_token)"
+        echo "LER_ISSUANCE_OPERATOR_TOKEN=$(random_token)"
+        echo "LER_INTAKE_OPERATOR_KEY=$(random_token)"
+        echo "LER_INTAKE_CLIENT_KEY=$(random_token)"
+      } >"$CREDENTIALS_FILE"
+    )
+    log "wrote development credentials to $CREDENTIALS_FILE"
+  fi
+  # shellcheck disable=SC1090
+  source "$CREDENTIALS_FILE"
+  if [[ ! -s $TLS_DIR/cert.pem || ! -s $TLS_DIR/key.pem ]]; then
+    runner
+    (cd "$REPO_ROOT" && "${RUNNER_CMD[@]}" ler_cli.journey.tls "$TLS_DIR" >/dev/null)
+    log "made a loopback TLS certificate for issuance's status lists in $TLS_DIR"
+  fi
+}
+
+# Settings wiring one service to the others (exported in the launching subshell).
+service_env() {
+  local name=$1
+  export LER_KEK
+  case $name in
+    issuance)
+      export LER_OPERATOR_TOKEN=$LER_ISSUANCE_OPERATOR_TOKEN
+      export LER_HTTP_TLS_CERT=$TLS_DIR/cert.pem LER_HTTP_TLS_KEY=$TLS_DIR/key.pem
+      ;;
+    verification)
+      # issuance's status lists are on loopback under the local certificate
+      export LER_FETCH_ALLOW_PRIVATE=true LER_FETCH_CA_FILE=$TLS_DIR/cert.pem
+      ;;
+    intake)
+      local target
+      target="127.0.0.1:$(grpc_port verification)"
+      export LER_VERIFICATION_GRPC_TARGET=$target
+      export LER_VERIFICATION_API_KEY=$INTAKE_VERIFICATION_KEY
+      export LER_OPERATOR_API_KEY=$LER_INTAKE_OPERATOR_KEY LER_CLIENT_API_KEY=$LER_INTAKE_CLIENT_KEY
+      ;;
+  esac
+}
+
+# intake's service identity at verification (migrates verification's database first, so it
+# runs before verification is launched). A new identity per start: the key is never stored.
+intake_verification_key() {
+  runner
+  (
+    cd "$REPO_ROOT"
+    LER_DATABASE_URL="postgresql+asyncpg://ler:ler@127.0.0.1:$PG_PORT/ler_verification" \
+      LER_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" LER_KEK=$LER_KEK LER_LOG_LEVEL=WARNING \
+      "${RUNNER_CMD[@]}" ler_verification add-tenant "intake-$(date +%s)-$$" Intake --service \
+      2>>"$(log_file verification)" | tail -n 1
+  )
+}
+
 launch() {
   local name=$1 grpc http
   grpc=$(grpc_port "$name")
@@ -87,6 +161,7 @@ launch() {
     export LER_GRPC_HOST=127.0.0.1 LER_GRPC_PORT=$grpc LER_HTTP_HOST=127.0.0.1 LER_HTTP_PORT=$http
     export LER_DATABASE_URL="postgresql+asyncpg://ler:ler@127.0.0.1:$PG_PORT/ler_$name"
     export LER_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
+    service_env "$name"
     exec setsid "${RUNNER_CMD[@]}" "$(module "$name")"
   ) </dev/null >>"$(log_file "$name")" 2>&1 &
   echo $! >"$(pid_file "$name")"
@@ -126,14 +201,24 @@ cmd_start() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   tcp_open 127.0.0.1 "$PG_PORT" || die "PostgreSQL is not up on 127.0.0.1:$PG_PORT; run deploy/local/infra.sh up"
   tcp_open 127.0.0.1 "$KAFKA_PORT" || die "Kafka is not up on 127.0.0.1:$KAFKA_PORT; run deploy/local/infra.sh up"
-  local started=()
+  ensure_credentials
+  local started=() to_start=()
   for name in "$@"; do
     if pid_alive "$(pid_file "$name")" "$(module "$name")"; then
       log "$name already running (pid $(<"$(pid_file "$name")"))"
     else
-      launch "$name"
-      started+=("$name")
+      to_start+=("$name")
     fi
+  done
+  INTAKE_VERIFICATION_KEY=
+  if [[ " ${to_start[*]-} " == *" intake "* ]]; then
+    INTAKE_VERIFICATION_KEY=$(intake_verification_key) ||
+      die "could not register intake's service identity at verification (see $(log_file verification))"
+    [[ -n $INTAKE_VERIFICATION_KEY ]] || die "ler-verification add-tenant printed no key"
+  fi
+  for name in ${to_start[@]+"${to_start[@]}"}; do
+    launch "$name"
+    started+=("$name")
   done
   for name in ${started[@]+"${started[@]}"}; do
     wait_ready "$name" || failed+=("$name")

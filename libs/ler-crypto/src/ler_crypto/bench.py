@@ -31,7 +31,7 @@ from ler_crypto.dataintegrity import EDDSA_JCS_2022, EDDSA_RDFC_2022, sign, veri
 from ler_crypto.did.methods import did_key_from_public_key
 from ler_crypto.keys import KeyPair
 
-__all__ = ["TARGETS", "realistic_ob3_credential", "run"]
+__all__ = ["TARGETS", "figures", "realistic_ob3_credential", "run"]
 
 #: Issue 3 targets, credentials per second on this machine, one core.
 TARGETS: dict[str, float] = {
@@ -261,6 +261,30 @@ def run(as_json: bool = False, seconds_per_row: float = 2.0) -> dict[str, Any]:
     else:
         print(_table(result))
     return result
+
+
+def figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """``run()``'s result as the benchmark report's figures (``bench/report.py``): one
+    ``{"name", "value", "unit", "baseline_name", "baseline_value", "ratio", "target"}``
+    per row, the baseline being raw Ed25519 measured in the same process."""
+    base = result["baseline"]
+    out: list[dict[str, Any]] = []
+    for row in result["rows"]:
+        baseline_name = (
+            "ed25519 verify (32 B)" if "verify" in row["name"] else "ed25519 sign (32 B)"
+        )
+        out.append(
+            {
+                "name": f"crypto {row['name']}",
+                "value": row["per_second"],
+                "unit": "ops/s",
+                "baseline_name": baseline_name,
+                "baseline_value": base[baseline_name],
+                "ratio": row["vs_ed25519"],
+                "target": row["target"],
+            }
+        )
+    return out
 
 
 def _table(result: dict[str, Any]) -> str:

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from ler_cli.commands import bench, demo, vc
+from ler_cli.commands import bench, demo, institution, learner, ops, provider, vc
 
-GROUPS = (vc, bench, demo)
+GROUPS = (vc, bench, demo, institution, learner, provider, ops)

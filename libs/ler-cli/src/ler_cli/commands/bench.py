@@ -1,12 +1,22 @@
-"""``ler bench crypto [--json]``: the crypto benchmark from ``ler_crypto.bench``."""
+"""``ler bench crypto [--json [PATH]] [--seconds S]``: the crypto benchmark from
+``ler_crypto.bench``.
+
+``--json`` alone prints the full result as JSON; ``--json PATH`` also writes the figures
+for the benchmark report (``bench/report.py``) to PATH: a JSON list of
+``{"name", "value", "unit", "baseline_name", "baseline_value", "ratio", "target"}``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+from pathlib import Path
 from typing import Any
 
 from ler_cli.errors import EXIT_OK, CliError
+
+_STDOUT = "-"
 
 
 def register(subparsers: Any) -> None:
@@ -16,7 +26,17 @@ def register(subparsers: Any) -> None:
     crypto = commands.add_parser(
         "crypto", help="sign/verify credentials per second vs raw Ed25519 (same process)"
     )
-    crypto.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    crypto.add_argument(
+        "--json",
+        nargs="?",
+        const=_STDOUT,
+        default=None,
+        metavar="PATH",
+        help="print JSON instead of a table; with PATH, write the report's figures there",
+    )
+    crypto.add_argument(
+        "--seconds", type=float, default=None, help="seconds per measured row (default 2)"
+    )
     crypto.set_defaults(handler=_crypto)
 
 
@@ -28,5 +48,22 @@ def _crypto(args: argparse.Namespace) -> int:
     run = getattr(module, "run", None)
     if not callable(run):
         raise CliError("ler_crypto.bench has no run() function yet")
-    run(args.json)  # prints its own table / JSON
+    path = None if args.json in (None, _STDOUT) else Path(args.json)
+    if path is not None and not path.parent.is_dir():
+        raise CliError(f"cannot write {path}: directory {path.parent} does not exist")
+    kwargs: dict[str, Any] = {}
+    if args.seconds is not None:
+        if args.seconds <= 0:
+            raise CliError(f"--seconds must be positive, got {args.seconds}")
+        kwargs["seconds_per_row"] = args.seconds
+    # prints its own table, or JSON when asked for on stdout
+    result = run(args.json == _STDOUT, **kwargs)
+    if path is not None:
+        figures = getattr(module, "figures", None)
+        if not callable(figures):
+            raise CliError("ler_crypto.bench has no figures() function")
+        try:
+            path.write_text(json.dumps(figures(result), indent=2) + "\n")
+        except OSError as err:
+            raise CliError(f"cannot write {path}: {err.strerror}") from err
     return EXIT_OK
