@@ -2,14 +2,19 @@
 
 Run against the real PostgreSQL and Kafka (``make infra``)::
 
-    uv run python bench/events.py [--events 20000] [--json]
+    uv run python bench/events.py [--events 20000] [--rounds 3] [--json PATH]
 
 Both runs move the same messages (same key spread, payload and CloudEvents headers) in the
 same process. The guaranteed run includes everything a service pays for its guarantees:
 events written to the outbox in the business transaction, relayed with broker acks and
 deleted, consumed with inbox deduplication and the effect committed in one transaction
 per batch, offsets committed after the database commit. The ratio guaranteed/raw is the
-figure to watch (target ≥ 0.3, and ≥ 3,000 events/s).
+figure to watch (target ≥ 0.3, and ≥ 3,000 events/s). ``--json PATH`` writes one entry per
+figure: ``{"name", "value", "unit", "baseline_name", "baseline_value", "ratio"}``.
+
+Each run also reports this process's CPU time per event (``resource.getrusage``): on a shared
+machine it is steadier than the rates, so compare it when judging a change. The broker's and
+PostgreSQL's CPU are not in it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 import uuid
@@ -60,6 +66,12 @@ def _infra() -> tuple[str, str]:
     return values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_test", values["LER_TEST_KAFKA"]
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process so far (steadier than rates under load)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _events(n: int) -> list[Event[wrappers_pb2.StringValue]]:
     return [
         Event(
@@ -93,7 +105,7 @@ async def raw_kafka(kafka: str, n: int) -> dict[str, float]:
     await producer.start()
     await consumer.start()
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
         futures = [
             await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
             for r in records
@@ -106,7 +118,7 @@ async def raw_kafka(kafka: str, n: int) -> dict[str, float]:
             seen += sum(len(b) for b in batches.values())
             if batches:
                 await consumer.commit()
-        done = time.perf_counter()
+        done, cpu_done = time.perf_counter(), _cpu_seconds()
     finally:
         await consumer.stop()
         await producer.stop()
@@ -114,6 +126,7 @@ async def raw_kafka(kafka: str, n: int) -> dict[str, float]:
         "seconds": done - started,
         "produce_seconds": produced - started,
         "events_per_s": n / (done - started),
+        "cpu_us_per_event": 1e6 * (cpu_done - cpu_started) / n,
     }
 
 
@@ -159,7 +172,7 @@ async def guaranteed(pg_url: str, kafka: str, n: int) -> dict[str, float]:
     await consumer.start()
     items = [(e.key, e.message, None) for e in _events(n)]
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
         await relay.start()
 
         async def write(share: list[tuple[str, wrappers_pb2.StringValue, None]]) -> None:
@@ -173,7 +186,7 @@ async def guaranteed(pg_url: str, kafka: str, n: int) -> dict[str, float]:
         written = time.perf_counter()
         while consumer.applied < n:  # noqa: ASYNC110 - polling a counter is the measurement
             await asyncio.sleep(0.01)
-        done = time.perf_counter()
+        done, cpu_done = time.perf_counter(), _cpu_seconds()
         async with engine.connect() as conn:
             applied = (await conn.execute(select(func.count()).select_from(effects))).scalar_one()
             pending = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
@@ -192,6 +205,7 @@ async def guaranteed(pg_url: str, kafka: str, n: int) -> dict[str, float]:
         "seconds": done - started,
         "write_seconds": written - started,
         "events_per_s": n / (done - started),
+        "cpu_us_per_event": 1e6 * (cpu_done - cpu_started) / n,
     }
 
 
@@ -206,7 +220,7 @@ async def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="alternating rounds; medians are reported"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args()
     pg_url, kafka = _infra()
     raw_runs: list[dict[str, float]] = []
@@ -226,17 +240,50 @@ async def main() -> None:
             "raw_kafka": [round(r["events_per_s"]) for r in raw_runs],
             "outbox_kafka_idempotent": [round(r["events_per_s"]) for r in safe_runs],
         },
+        "all_rounds_cpu_us_per_event": {
+            "raw_kafka": [round(r["cpu_us_per_event"], 1) for r in raw_runs],
+            "outbox_kafka_idempotent": [round(r["cpu_us_per_event"], 1) for r in safe_runs],
+        },
         "targets": {"events_per_s": 3000, "ratio": 0.3},
     }
     if args.json:
-        print(json.dumps(result, indent=2))
-        return
+        figures = [
+            {
+                "name": "outbox -> Kafka -> idempotent consumer",
+                "value": round(safe["events_per_s"], 1),
+                "unit": "events/s",
+                "baseline_name": "raw aiokafka produce+consume (same messages, same run)",
+                "baseline_value": round(raw["events_per_s"], 1),
+                "ratio": round(result["ratio"], 3),
+            }
+        ]
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    spread = result["all_rounds_events_per_s"]
     print(f"events: {args.events} per run, median of {args.rounds} alternating rounds")
-    for label, run in (("raw aiokafka produce+consume", raw), ("outbox→Kafka→idempotent", safe)):
-        print(f"{label:<29}: {run['events_per_s']:10.0f} events/s ({run['seconds']:.2f} s)")
+    for label, run, key in (
+        ("raw aiokafka produce+consume", raw, "raw_kafka"),
+        ("outbox→Kafka→idempotent", safe, "outbox_kafka_idempotent"),
+    ):
+        print(
+            f"{label:<29}: {run['events_per_s']:10.0f} events/s ({run['seconds']:.2f} s)"
+            f"   rounds: {', '.join(str(v) for v in spread[key])}"
+        )
+    ratios = [
+        s_["events_per_s"] / r_["events_per_s"] for r_, s_ in zip(raw_runs, safe_runs, strict=True)
+    ]
     print(
         f"ratio guaranteed/raw         : {result['ratio']:10.2f}  (target ≥ 0.3; ≥ 3000 events/s)"
+        f"   per round: {', '.join(f'{x:.2f}' for x in ratios)}"
     )
+    # CPU time of this process per event: steadier than rates on a shared machine (the
+    # broker's and PostgreSQL's CPU is not in it)
+    cpu = result["all_rounds_cpu_us_per_event"]
+    for label, key in (("raw", "raw_kafka"), ("guaranteed", "outbox_kafka_idempotent")):
+        values = cpu[key]
+        print(
+            f"bench CPU µs/event ({label:<10}): {sorted(values)[len(values) // 2]:10.1f}"
+            f"   rounds: {', '.join(str(v) for v in values)}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ DESIGNED_INGRESS: set[Flow] = {
 } | {("monitoring", c, "metrics") for c in COMPONENTS}
 
 # Egress between components; every component also reaches DNS, PostgreSQL, Kafka and the OTLP
-# collector, and verification the internet over HTTPS.
+# collector; verification, wallet and intake also reach the internet over HTTPS.
 DESIGNED_CALLS: set[Flow] = {
     ("intake", "verification", "grpc"),
     ("wallet", "intake", "grpc"),
@@ -45,7 +45,7 @@ DESIGNED_CALLS: set[Flow] = {
     ("wallet", "issuance", "http"),
 }
 EXTERNAL_DESTINATIONS = ("dns", "postgresql", "kafka", "otlp")
-INTERNET_USERS = {"verification"}
+INTERNET_USERS = {"verification", "wallet", "intake"}
 # The hook Jobs: migrations reach PostgreSQL (and export traces), the topic Job reaches Kafka.
 DESIGNED_HOOK_EGRESS = {
     "migrations": ("dns", "postgresql", "otlp"),

@@ -246,7 +246,7 @@ def test_each_service_has_its_objects(rendering: Rendering, component: str) -> N
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
-def test_each_service_gets_its_database_url_and_only_issuance_and_wallet_the_kek(
+def test_each_service_gets_its_database_url_and_only_key_holders_the_kek(
     rendering: Rendering, component: str
 ) -> None:
     container = rendering.component("Deployment", component)["spec"]["template"]["spec"][
@@ -255,7 +255,8 @@ def test_each_service_gets_its_database_url_and_only_issuance_and_wallet_the_kek
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
     database = rendering.values["components"][component]["database"]
     assert refs["LER_DATABASE_URL"] == {"name": database["secretName"], "key": database["key"]}
-    assert ("LER_KEK" in refs) == (component in ("issuance", "wallet"))
+    # signing keys (issuance), holder keys (wallet), webhook secrets (intake)
+    assert ("LER_KEK" in refs) == (component in ("issuance", "wallet", "intake"))
     sasl = rendering.values["secrets"]["kafkaSasl"]
     assert ("LER_KAFKA_SASL_PASSWORD" in refs) == sasl["enabled"]
 
