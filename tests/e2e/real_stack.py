@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import IO
 
 import grpc
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ler_cli.journey import RealStack
 from ler_cli.journey.tls import write_loopback_certificate
+from ler_platform.topics import delete_topics_matching
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -124,22 +124,11 @@ async def _admin(dsn: str, statements: list[str]) -> None:
 async def delete_run_topics(kafka: str, marker: str) -> list[str]:
     """Delete every topic whose name contains ``marker`` (this run's suffix, so also any
     dead-letter topic the services made); returns their names. Bounded by
-    ``TOPIC_CLEANUP_SECONDS``; a broker that does not answer in time leaves them (logged by
-    the caller's test output, never a hang)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=10_000)
-
-    async def run() -> list[str]:
-        await admin.start()
-        names = sorted(t for t in await admin.list_topics() if marker in t)
-        if names:
-            await admin.delete_topics(names, timeout_ms=10_000)
-        return names
-
-    try:
-        return await asyncio.wait_for(run(), TOPIC_CLEANUP_SECONDS)
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(admin.close(), 5.0)
+    ``TOPIC_CLEANUP_SECONDS``; a broker that does not answer in time leaves them (never a
+    hang: see ``delete_topics_matching``)."""
+    return sorted(
+        await delete_topics_matching(kafka, lambda t: marker in t, within=TOPIC_CLEANUP_SECONDS)
+    )
 
 
 async def _health(port: int) -> int:

@@ -17,6 +17,7 @@ from ler_platform.db import make_metadata
 from ler_platform.events.bus import BusConsumer, EventBus
 from ler_platform.events.records import ConsumedRecord
 from ler_platform.tables import inbox_table, outbox_table
+from ler_platform.topics import delete_topics_matching
 from sqlalchemy import Column, MetaData, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -76,26 +77,12 @@ async def delete_topics(kafka: str, names: list[str], *, within: float = 30.0) -
     """Delete the topics among ``names`` and those derived from them (``<name>.dlq``) on the
     broker, bounded in time; returns what was deleted. Per-run topics left behind pile up as
     partitions on the shared broker and slow every later run."""
-    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
-
     wanted = set(names)
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=10_000)
-
-    async def run() -> list[str]:
-        await admin.start()
-        doomed = [
-            t
-            for t in await admin.list_topics()
-            if t in wanted or (t.endswith(".dlq") and t.removesuffix(".dlq") in wanted)
-        ]
-        if doomed:
-            await admin.delete_topics(doomed, timeout_ms=10_000)
-        return doomed
-
-    try:
-        return await asyncio.wait_for(run(), within)
-    finally:
-        await asyncio.wait_for(admin.close(), 5.0)
+    return await delete_topics_matching(
+        kafka,
+        lambda t: t in wanted or (t.endswith(".dlq") and t.removesuffix(".dlq") in wanted),
+        within=within,
+    )
 
 
 async def poll_until(

@@ -9,9 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from ler_platform.topics import TopicError, TopicSpec, default_topics, load_topics
+from ler_platform.topics import (
+    TopicError,
+    TopicSpec,
+    default_topics,
+    delete_topics_matching,
+    load_topics,
+)
 from ler_proto.events import ALL_TOPICS
 from platform_helpers import REPO_ROOT, infra, unique
 
@@ -254,3 +260,48 @@ async def test_a_bad_file_fails_before_contacting_kafka(tmp_path: Path) -> None:
     )
     assert code == 1
     assert "is not valid JSON" in err and "Traceback" not in err
+
+
+@pytest.mark.real
+async def test_delete_matching_removes_exactly_the_matching_topics() -> None:
+    kafka = infra().kafka
+    doomed, kept = unique("ler.cleanup"), unique("ler.cleanup.kept")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(n, 1, 1) for n in (doomed, f"{doomed}.dlq", kept)], timeout_ms=30_000
+        )
+        deleted = await delete_topics_matching(
+            kafka, lambda t: t == doomed or t == f"{doomed}.dlq", within=30
+        )
+        assert sorted(deleted) == sorted([doomed, f"{doomed}.dlq"])
+        for _ in range(100):  # deletion is asynchronous on the broker
+            remaining = set(await admin.list_topics())
+            if doomed not in remaining and f"{doomed}.dlq" not in remaining:
+                break
+            await asyncio.sleep(0.1)
+        assert doomed not in remaining and f"{doomed}.dlq" not in remaining
+        assert kept in remaining
+    finally:
+        await admin.close()
+
+
+async def test_delete_matching_never_hangs_on_a_broker_that_does_not_answer() -> None:
+    # a listener that accepts connections and never says anything, like a wedged broker
+    silent: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await delete_topics_matching(f"127.0.0.1:{port}", lambda t: True, within=1.0) == []
+        assert loop.time() - started < 3.0
+    finally:
+        server.close()
+        for writer in silent:
+            writer.close()

@@ -28,6 +28,7 @@ from ler_crypto import dataintegrity, obv3, status_list
 from ler_crypto.did import did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_platform.grpc_server import bearer_metadata
+from ler_platform.topics import delete_topics_matching
 from ler_verification.bootstrap import VerificationApp, bootstrap
 from ler_verification.domain.model import TenantKind
 from ler_verification.service_layer.tenants import register_tenant
@@ -233,24 +234,9 @@ async def delete_topics(bootstrap: str, names: Sequence[str], *, within: float =
     """Delete a test run's own Kafka topics and those derived from them (``<name>.dlq``, made
     by consumers), bounded in time: per-run topics left behind pile up as partitions on the
     shared broker and slow every later run."""
-    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-
-    async def run() -> None:
-        await admin.start()
-        doomed = [
-            t
-            for t in await admin.list_topics()
-            if any(t == n or t.startswith(f"{n}.") for n in names)
-        ]
-        if doomed:
-            await admin.delete_topics(doomed, timeout_ms=10_000)
-
-    try:
-        await asyncio.wait_for(run(), within)
-    finally:
-        await asyncio.wait_for(admin.close(), 5.0)
+    await delete_topics_matching(
+        bootstrap, lambda t: any(t == n or t.startswith(f"{n}.") for n in names), within=within
+    )
 
 
 # --- the service ----------------------------------------------------------------------------

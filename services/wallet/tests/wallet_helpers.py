@@ -172,27 +172,12 @@ async def delete_run_topics(kafka: str, names: dict[str, str], *, within: float 
     """Delete a test run's own topics (``run_names``) and those derived from them
     (``<topic>.dlq``), bounded in time: per-run topics left behind pile up as partitions on
     the shared broker and slow every later run."""
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+    from ler_platform.topics import delete_topics_matching
 
     ours = [names[k] for k in RUN_TOPICS]
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=10_000)
-
-    async def run() -> None:
-        await admin.start()
-        doomed = [
-            t
-            for t in await admin.list_topics()
-            if any(t == n or t.startswith(f"{n}.") for n in ours)
-        ]
-        if doomed:
-            await admin.delete_topics(doomed, timeout_ms=10_000)
-
-    try:
-        await asyncio.wait_for(run(), within)
-    finally:
-        await asyncio.wait_for(admin.close(), 5.0)
+    await delete_topics_matching(
+        kafka, lambda t: any(t == n or t.startswith(f"{n}.") for n in ours), within=within
+    )
 
 
 async def drop_schema(pg_url: str, schema: str) -> None:

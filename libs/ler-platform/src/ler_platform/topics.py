@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,3 +248,59 @@ def _one_line(err: BaseException) -> str:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+async def delete_topics_matching(
+    bootstrap_servers: str,
+    match: Callable[[str], bool],
+    *,
+    within: float = 20.0,
+    security: KafkaSecurity = PLAINTEXT,
+) -> list[str]:
+    """Delete every topic whose name ``match``es; returns the names asked to be deleted.
+
+    For tests and operators cleaning up per-run topics. The admin client runs on its own event
+    loop in a daemon thread, waited for at most ``within`` seconds: a broker that stops
+    answering (or a client that ignores cancellation) can delay the caller by that much and
+    never hang it. Nothing is returned (``[]``) when the time runs out.
+    """
+    outcome: list[str] = []
+    failure: list[BaseException] = []
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            client_id="ler-topics-cleanup",
+            request_timeout_ms=_ADMIN_TIMEOUT_MS,
+            **security.client_kwargs(),
+        )
+        try:
+            await admin.start()
+            doomed = [t for t in await admin.list_topics() if match(t)]
+            if doomed:
+                await admin.delete_topics(doomed, timeout_ms=_ADMIN_TIMEOUT_MS)
+            outcome.extend(doomed)
+        finally:
+            await admin.close()
+
+    loop = asyncio.get_running_loop()
+    finished = asyncio.Event()
+
+    def work() -> None:
+        try:
+            asyncio.run(run())
+        except Exception as err:  # reported to the caller below, never lost in the thread
+            failure.append(err)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the caller's loop may be closed by now
+                loop.call_soon_threadsafe(finished.set)
+
+    threading.Thread(target=work, name="ler-topics-cleanup", daemon=True).start()
+    try:
+        await asyncio.wait_for(finished.wait(), within)
+    except TimeoutError:
+        log.warning("topic clean-up still running after %.0f s; left to finish alone", within)
+        return []
+    if failure:
+        raise TopicError(f"Kafka at {bootstrap_servers}: {_one_line(failure[0])}") from failure[0]
+    return outcome
