@@ -255,15 +255,25 @@ async def test_institution_and_learner_commands(
     )  # fmt: skip
     assert code == 2 and "FRAMEWORK|CODE" in one_line_error(err)
 
-    # the learner's account (created directly: account creation is not a CLI command)
-    channel = grpc.aio.insecure_channel(stack.addr("wallet"))
-    wallet = wpb_grpc.WalletServiceStub(channel)
-    account = await wallet.CreateAccount(
-        wpb.CreateAccountRequest(display_name="Ada", email="ada@learner.example")
-    )
-    await channel.close()
-    holder = account.account.holder_did
-    learner = {"LER_WALLET_TOKEN": account.api_key, "LER_ACCOUNT_ID": account.account.account_id}
+    # the learner opens a wallet: the key goes to a 0600 file, never to the output
+    key_file = tmp_path / "wallet.key"
+    code, out, err = await ler(
+        capsys, "learner", "create", "--name", "Ada", "--email", "ada@learner.example",
+        "--api-key-out", str(key_file), env={},
+    )  # fmt: skip
+    assert code == 0, err
+    created = json.loads(out)
+    api_key = key_file.read_text().strip()
+    assert api_key and api_key not in out + err and key_file.stat().st_mode & 0o777 == 0o600
+    holder = created["holder_did"]
+    assert holder.startswith("did:")
+    learner = {"LER_WALLET_TOKEN": api_key, "LER_ACCOUNT_ID": created["account_id"]}
+    # error: the key file exists already — refused before any account is made
+    code, _, err = await ler(
+        capsys, "learner", "create", "--name", "Ada", "--email", "ada@learner.example",
+        "--api-key-out", str(key_file), env={},
+    )  # fmt: skip
+    assert code == 2 and "already exists" in one_line_error(err)
 
     code, out, err = await ler(
         capsys, "institution", "issue", "--record-id", "S-1", "--learner-did", holder,
@@ -339,6 +349,22 @@ async def test_institution_and_learner_commands(
     )
     assert code == connect.EXIT_SERVICE and "UNAUTHENTICATED" in one_line_error(err)
     assert "not-a-key-123" not in err
+
+    # suspend and reinstate (suspension is lifted; the credential stays usable)
+    code, out, err = await ler(
+        capsys, "institution", "suspend", credential_id, "--reason", "under review", env=inst
+    )
+    assert code == 0, err
+    assert json.loads(out)["changed"] is True and "SUSPENDED" in json.loads(out)["status"]
+    code, out, err = await ler(
+        capsys, "institution", "reinstate", credential_id, "--reason", "cleared", env=inst
+    )
+    assert code == 0, err
+    assert json.loads(out)["changed"] is True and "SUSPENDED" not in json.loads(out)["status"]
+    code, _, err = await ler(
+        capsys, "institution", "suspend", credential_id, "--reason", " ", env=inst
+    )
+    assert code == 2 and "--reason" in one_line_error(err)
 
     # revoke, with its reason; then the wallet shows it revoked
     code, out, err = await ler(

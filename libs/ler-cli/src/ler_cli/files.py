@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ler_crypto.errors import CryptoError
 from ler_crypto.limits import MAX_DOCUMENT_BYTES, parse_json
 
 from ler_cli.errors import CliError
+
+T = TypeVar("T")
 
 #: Read at most this much from any input file (a little over the library's document limit, so
 #: the library reports "too large" itself rather than us truncating silently).
@@ -75,3 +78,29 @@ def write_secret(path: str, text: str) -> None:
         raise CliError(f"cannot create {path}: {err.strerror or err}") from err
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def receive_secret(path: str, call: Callable[[], T], secret_of: Callable[[T], str]) -> T:
+    """Run ``call`` (which returns a secret shown only once, e.g. an API key) and write
+    ``secret_of(result)`` to a new file at ``path`` (mode 0600, never overwriting).
+
+    The file is created before the call, so a file that cannot be written is found out before
+    the secret is issued; if the call fails the empty file is removed. The secret is never
+    printed.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as err:
+        raise CliError(f"{path} already exists; refusing to overwrite a key file") from err
+    except OSError as err:
+        raise CliError(f"cannot create {path}: {err.strerror or err}") from err
+    handle = os.fdopen(fd, "w", encoding="utf-8")
+    try:
+        result = call()
+    except BaseException:
+        handle.close()
+        os.unlink(path)
+        raise
+    with handle:
+        handle.write(secret_of(result) + "\n")
+    return result

@@ -23,7 +23,7 @@ from ler_proto.events.issuance import ISSUANCE_REQUESTS_TOPIC, ISSUANCE_RESULTS_
 from ler_cli import bulk, connect
 from ler_cli.connect import Connection, add_connection_args, run_async, to_dict, with_channel
 from ler_cli.errors import EXIT_INVALID, EXIT_OK, CliError
-from ler_cli.files import dumps, read_bytes, write_output
+from ler_cli.files import dumps, read_bytes, receive_secret, write_output
 
 BULK_HELP = bulk.__doc__ or ""
 
@@ -87,12 +87,13 @@ def register(subparsers: Any) -> None:
     add_connection_args(issue, "issuance")
     issue.set_defaults(handler=_issue)
 
-    revoke = commands.add_parser("revoke", help="revoke a credential (final)")
-    _issuer_arg(revoke)
-    revoke.add_argument("credential_id")
-    revoke.add_argument("--reason", required=True, help="why, for the record and the holder")
-    add_connection_args(revoke, "issuance")
-    revoke.set_defaults(handler=_revoke)
+    for name, action, text in STATUS_COMMANDS:
+        change = commands.add_parser(name, help=text)
+        _issuer_arg(change)
+        change.add_argument("credential_id")
+        change.add_argument("--reason", required=True, help="why, for the record and the holder")
+        add_connection_args(change, "issuance")
+        change.set_defaults(handler=_change_status, action=action, verb=name)
 
     bulk_cmd = commands.add_parser(
         "bulk-issue",
@@ -188,31 +189,13 @@ def _register(args: argparse.Namespace) -> int:
         )
         return response
 
-    # the key file is created (0600, never overwriting) before the call: the key is returned
-    # only once, so a file that cannot be written must be found out before it is issued
-    handle = _create_key_file(args.api_key_out)
-    try:
-        response = run_async(with_channel(conn, work))
-    except BaseException:
-        handle.close()
-        os.unlink(args.api_key_out)
-        raise
-    with handle:
-        handle.write(response.api_key + "\n")
+    response = receive_secret(
+        args.api_key_out, lambda: run_async(with_channel(conn, work)), lambda r: r.api_key
+    )
     issuer = response.issuer
     print(dumps({"issuer_id": issuer.issuer_id, "did": issuer.did, "name": issuer.name}))
     print(f"API key written to {args.api_key_out}", file=sys.stderr)
     return EXIT_OK
-
-
-def _create_key_file(path: str) -> Any:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as err:
-        raise CliError(f"{path} already exists; refusing to overwrite a key file") from err
-    except OSError as err:
-        raise CliError(f"cannot create {path}: {err.strerror or err}") from err
-    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 def _define(args: argparse.Namespace) -> int:
@@ -286,14 +269,22 @@ def _issue(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _revoke(args: argparse.Namespace) -> int:
+#: Status changes (Bitstring Status List: revocation is final; suspension can be lifted).
+STATUS_COMMANDS = (
+    ("revoke", pb.STATUS_ACTION_REVOKE, "revoke a credential (final)"),
+    ("suspend", pb.STATUS_ACTION_SUSPEND, "suspend a credential (needs suspension enabled)"),
+    ("reinstate", pb.STATUS_ACTION_REINSTATE, "lift a credential's suspension"),
+)
+
+
+def _change_status(args: argparse.Namespace) -> int:
     conn = Connection.from_args(args)
     if not args.reason.strip():
         raise CliError("--reason must not be empty")
     request = pb.ChangeCredentialStatusRequest(
         issuer_id=_issuer(args),
         credential_id=args.credential_id,
-        action=pb.STATUS_ACTION_REVOKE,
+        action=args.action,
         reason=args.reason,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from ler.wallet.v1 import wallet_service_pb2_grpc as pb_grpc
 
 from ler_cli.connect import Connection, add_connection_args, run_async, to_dict, with_channel
 from ler_cli.errors import EXIT_OK, CliError
-from ler_cli.files import dumps, write_output
+from ler_cli.files import dumps, receive_secret, write_output
 
 #: Pages fetched by ``list`` at most (100 credentials each).
 MAX_PAGES = 100
@@ -29,8 +30,19 @@ EXPORT_FORMATS = {
 
 def register(subparsers: Any) -> None:
     """Add the ``learner`` command group."""
-    group = subparsers.add_parser("learner", help="learners: list, curate, share, export")
+    group = subparsers.add_parser("learner", help="learners: create, list, curate, share, export")
     commands = group.add_subparsers(dest="learner_command", metavar="COMMAND", required=True)
+
+    create = commands.add_parser("create", help="open a wallet account (no token needed)")
+    create.add_argument("--name", required=True, help="the name shown to you")
+    create.add_argument("--email", required=True)
+    create.add_argument(
+        "--api-key-out",
+        required=True,
+        help="file to create (mode 0600) for your API key (LER_WALLET_TOKEN); shown only once",
+    )
+    add_connection_args(create, "wallet")
+    create.set_defaults(handler=_create)
 
     list_ = commands.add_parser("list", help="list the credentials in the wallet")
     _account_arg(list_)
@@ -79,6 +91,25 @@ def register(subparsers: Any) -> None:
     export.add_argument("--out", help="file to write (required for zip; default stdout)")
     add_connection_args(export, "wallet")
     export.set_defaults(handler=_export)
+
+
+def _create(args: argparse.Namespace) -> int:
+    conn = Connection.from_args(args, token_required=False)  # CreateAccount is open
+    request = pb.CreateAccountRequest(display_name=args.name, email=args.email)
+
+    async def work(channel: grpc.aio.Channel) -> pb.CreateAccountResponse:
+        response: pb.CreateAccountResponse = await _stub(channel).CreateAccount(
+            request, metadata=conn.metadata, timeout=conn.timeout
+        )
+        return response
+
+    response = receive_secret(
+        args.api_key_out, lambda: run_async(with_channel(conn, work)), lambda r: r.api_key
+    )
+    account = response.account
+    print(dumps({"account_id": account.account_id, "holder_did": account.holder_did}))
+    print(f"API key written to {args.api_key_out}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _account_arg(parser: argparse.ArgumentParser) -> None:
