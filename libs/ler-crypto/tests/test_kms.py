@@ -83,3 +83,26 @@ def test_kek_validation_and_repr_hides_key() -> None:
         KeyEncryptionKey("short", b"\0" * 16)
     with pytest.raises(KeyFormatError, match="not among"):
         EnvelopeCipher([kek], active_kid="other")
+
+
+def test_sealed_data_round_trips_rotates_and_is_never_taken_for_a_key() -> None:
+    secret = b"whsec-Zm9vYmFyYmF6cXV4"
+    old, new = KeyEncryptionKey.generate("old"), KeyEncryptionKey.generate("new")
+    sealed = EnvelopeCipher([old], "old").seal(secret)
+    assert secret not in sealed and blob_kid(sealed) == "old"
+    both = EnvelopeCipher([old, new], "new")
+    assert both.open(sealed) == secret and both.needs_rewrap(sealed)
+    rewrapped = both.rewrap(sealed)
+    assert blob_kid(rewrapped) == "new" and EnvelopeCipher([new], "new").open(rewrapped) == secret
+    # data and key blobs cannot be confused
+    key_blob = both.encrypt_private_key(KeyPair.generate("Ed25519"))
+    with pytest.raises(KeyFormatError, match="unknown format"):
+        both.open(key_blob)
+    with pytest.raises(KeyFormatError, match="unknown format"):
+        both.decrypt(sealed)
+    with pytest.raises(KeyFormatError, match="truncated"):
+        both.open(sealed[:20])
+    wrong = EnvelopeCipher([KeyEncryptionKey.generate("new")], "new")
+    with pytest.raises(KeyFormatError, match="wrong key-encryption key") as caught:
+        wrong.open(rewrapped)
+    assert secret.decode() not in str(caught.value)

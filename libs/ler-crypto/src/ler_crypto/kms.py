@@ -5,7 +5,9 @@ Blob layout, version 1 (all of the header is authenticated as AAD)::
     b"LERK" | 0x01 | len(kid) (1 byte) | kid (UTF-8) | nonce (12 bytes) | ciphertext+tag
 
 The plaintext is a curve byte (1 = Ed25519, 2 = P-256) followed by the 32-byte
-private seed/scalar. Rotation: configure the new KEK as active and keep the old
+private seed/scalar. Other secrets a service must keep usable (e.g. webhook HMAC keys) are
+sealed the same way with :meth:`EnvelopeCipher.seal`, under the magic ``b"LERD"`` so a data
+blob is never taken for a key blob. Rotation: configure the new KEK as active and keep the old
 one until every blob has been :meth:`EnvelopeCipher.rewrap`-ped.
 """
 
@@ -21,6 +23,7 @@ from ler_crypto.errors import KeyFormatError
 from ler_crypto.keys import Curve, KeyPair
 
 _MAGIC = b"LERK"
+_DATA_MAGIC = b"LERD"
 _VERSION = 1
 _NONCE_LEN = 12
 _CURVE_CODES: dict[str, int] = {"Ed25519": 1, "P-256": 2}
@@ -53,27 +56,31 @@ class KeyEncryptionKey:
 
 def blob_kid(blob: bytes) -> str:
     """The KEK id a blob was encrypted under (without decrypting it)."""
+    if bytes(blob[:4]) == _DATA_MAGIC:
+        return _parse_header(blob, _DATA_MAGIC, "sealed data blob")[0]
     return _parse_header(blob)[0]
 
 
-def _header(kid: str) -> bytes:
+def _header(kid: str, magic: bytes = _MAGIC) -> bytes:
     encoded = kid.encode()
-    return _MAGIC + bytes([_VERSION, len(encoded)]) + encoded
+    return magic + bytes([_VERSION, len(encoded)]) + encoded
 
 
-def _parse_header(blob: bytes) -> tuple[str, int]:
-    if not isinstance(blob, bytes | bytearray) or len(blob) < 6 or blob[:4] != _MAGIC:
-        raise KeyFormatError("not an encrypted private-key blob")
+def _parse_header(
+    blob: bytes, magic: bytes = _MAGIC, what: str = "encrypted private-key blob"
+) -> tuple[str, int]:
+    if not isinstance(blob, bytes | bytearray) or len(blob) < 6 or blob[:4] != magic:
+        raise KeyFormatError(f"not a valid {what} (unknown format)")
     if blob[4] != _VERSION:
-        raise KeyFormatError(f"unsupported encrypted key blob version {blob[4]}")
+        raise KeyFormatError(f"unsupported {what} version {blob[4]}")
     kid_len = blob[5]
     end = 6 + kid_len
     if len(blob) < end + _NONCE_LEN + 16:
-        raise KeyFormatError("encrypted private-key blob is truncated")
+        raise KeyFormatError(f"{what} is truncated")
     try:
         kid = bytes(blob[6:end]).decode()
     except UnicodeDecodeError as err:
-        raise KeyFormatError("encrypted private-key blob has an invalid KEK id") from err
+        raise KeyFormatError(f"{what} has an invalid KEK id") from err
     return kid, end
 
 
@@ -93,35 +100,51 @@ class EnvelopeCipher:
 
     def encrypt_private_key(self, key_pair: KeyPair) -> bytes:
         """Wrap ``key_pair`` under the active KEK; returns a versioned blob."""
-        kek = self._keks[self.active_kid]
-        header = _header(kek.kid)
-        nonce = os.urandom(_NONCE_LEN)
         plaintext = bytes([_CURVE_CODES[key_pair.curve]]) + key_pair.private_bytes()
-        return header + nonce + kek._aead.encrypt(nonce, plaintext, header)
+        return self._encrypt(_MAGIC, plaintext)
 
     def decrypt(self, blob: bytes) -> KeyPair:
         """Unwrap a blob; KeyFormatError (without key material) if it cannot be opened."""
-        kid, end = _parse_header(blob)
-        kek = self._keks.get(kid)
-        if kek is None:
-            raise KeyFormatError(
-                f"private key was encrypted under KEK {kid!r}, which is not configured"
-            )
-        nonce = bytes(blob[end : end + _NONCE_LEN])
-        try:
-            plaintext = kek._aead.decrypt(nonce, bytes(blob[end + _NONCE_LEN :]), bytes(blob[:end]))
-        except InvalidTag as err:
-            raise KeyFormatError(
-                f"cannot decrypt private key with KEK {kid!r}: wrong key-encryption key "
-                "or corrupted blob"
-            ) from err
+        plaintext = self._decrypt(blob, _MAGIC, "encrypted private-key blob", "private key")
         curve = _CODE_CURVES.get(plaintext[0]) if plaintext else None
         if curve is None or len(plaintext) != 33:
             raise KeyFormatError("decrypted private key has an unknown format")
         return KeyPair.from_private_bytes(curve, plaintext[1:])
 
+    def seal(self, data: bytes) -> bytes:
+        """Encrypt a secret that must stay usable (not a key pair) under the active KEK."""
+        return self._encrypt(_DATA_MAGIC, bytes(data))
+
+    def open(self, blob: bytes) -> bytes:
+        """The secret sealed in ``blob``; KeyFormatError (without the secret) otherwise."""
+        return self._decrypt(blob, _DATA_MAGIC, "sealed data blob", "sealed data")
+
+    def _encrypt(self, magic: bytes, plaintext: bytes) -> bytes:
+        kek = self._keks[self.active_kid]
+        header = _header(kek.kid, magic)
+        nonce = os.urandom(_NONCE_LEN)
+        return header + nonce + kek._aead.encrypt(nonce, plaintext, header)
+
+    def _decrypt(self, blob: bytes, magic: bytes, what: str, contents: str) -> bytes:
+        kid, end = _parse_header(blob, magic, what)
+        kek = self._keks.get(kid)
+        if kek is None:
+            raise KeyFormatError(
+                f"{contents} was encrypted under KEK {kid!r}, which is not configured"
+            )
+        nonce = bytes(blob[end : end + _NONCE_LEN])
+        try:
+            return kek._aead.decrypt(nonce, bytes(blob[end + _NONCE_LEN :]), bytes(blob[:end]))
+        except InvalidTag as err:
+            raise KeyFormatError(
+                f"cannot decrypt {contents} with KEK {kid!r}: wrong key-encryption key "
+                "or corrupted blob"
+            ) from err
+
     def rewrap(self, blob: bytes) -> bytes:
-        """Re-encrypt a blob under the active KEK (KEK rotation)."""
+        """Re-encrypt a blob (private key or sealed data) under the active KEK (KEK rotation)."""
+        if bytes(blob[:4]) == _DATA_MAGIC:
+            return self.seal(self.open(blob))
         return self.encrypt_private_key(self.decrypt(blob))
 
     def needs_rewrap(self, blob: bytes) -> bool:
