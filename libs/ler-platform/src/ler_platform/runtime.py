@@ -47,6 +47,7 @@ from ler_platform.migrations import run_migrations
 from ler_platform.outbox import OutboxNotifier, OutboxRelay, OutboxWriter
 from ler_platform.settings import ServiceSettings
 from ler_platform.tables import inbox_table, outbox_table
+from ler_platform.tasks import run_bounded, stop_task
 from ler_platform.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -244,10 +245,8 @@ class ServiceRuntime:
         self.ready = False
         with contextlib.suppress(Exception):  # shutdown must go on whatever health does
             await self.grpc.set_alive(False)
-        if self._readiness is not None:
-            self._readiness.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._readiness
+        await stop_task(self._readiness, name="readiness monitor")
+        self._readiness = None
         steps: list[tuple[str, Awaitable[object]]] = []
         if self.http is not None:
             steps.append(("http", self.http.stop()))
@@ -267,7 +266,7 @@ class ServiceRuntime:
             try:
                 # a step that would overrun the budget is cancelled: the pod must exit
                 # before Kubernetes' SIGKILL, and what was acknowledged is already durable
-                await asyncio.wait_for(step, max(remaining, 0.01))
+                await run_bounded(step, name=f"stopping {name}", within=max(remaining, 0.01))
             except TimeoutError:
                 log.error(
                     "stopping %s did not finish within the %.0f s shutdown budget; abandoned",

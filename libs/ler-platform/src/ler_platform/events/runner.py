@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from ler_platform.events.records import (
     TopicPartition,
 )
 from ler_platform.logging import redact
+from ler_platform.tasks import stop_task
 from ler_platform.tracing import consumer_span
 
 if TYPE_CHECKING:
@@ -172,11 +172,8 @@ class ConsumerRunner:
     async def stop(self) -> None:
         """Finish the batch in hand, commit it, and leave the group."""
         self._stopping.set()
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lag_task
-            self._lag_task = None
+        await stop_task(self._lag_task, name=f"consumer lag sampler of {self.group_id}")
+        self._lag_task = None
         if self._task is not None:
             try:
                 await self._task

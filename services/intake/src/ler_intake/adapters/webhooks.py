@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import aiohttp
+from ler_platform.tasks import stop_task
 
 from ler_intake.domain.model import Provider
 from ler_intake.service_layer.context import Context
@@ -83,9 +84,7 @@ class WebhookSender:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self._timeout.total or 5)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, name="webhook sender")
         self._task = None
 
     async def _run(self) -> None:

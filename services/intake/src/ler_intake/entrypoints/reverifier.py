@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+from ler_platform.tasks import stop_task
+
 from ler_intake.service_layer.context import Context
 from ler_intake.service_layer.reverify import reverify_round
 
@@ -39,9 +41,7 @@ class Reverifier:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self._stop_grace)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, name="re-verifier")
         self._task = None
 
     async def _run(self) -> None:

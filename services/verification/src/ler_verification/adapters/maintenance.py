@@ -8,11 +8,11 @@ are deleted periodically.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from ler_platform.inbox import prune_inbox
+from ler_platform.tasks import stop_task
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,8 +58,5 @@ class InboxPruner:
 
     async def stop(self) -> None:
         """Stop it."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task, name="inbox pruner")
+        self._task = None
