@@ -97,6 +97,17 @@ def descendants(root: int) -> set[int]:
     return found
 
 
+def _below_a_service(pid: int, services: dict[int, str | None], parents: dict[int, int]) -> bool:
+    parent = parents.get(pid)
+    seen = {pid}
+    while parent is not None and parent in services and parent not in seen:
+        if services[parent] is not None:
+            return True
+        seen.add(parent)
+        parent = parents.get(parent)
+    return False
+
+
 @dataclass
 class Peak:
     """The largest ``VmHWM`` seen for one service, with the phase it was seen in."""
@@ -137,9 +148,13 @@ class PeakMemoryWatcher:
         """Look once at every service process below the root."""
         if not self.available:
             return
-        for pid in descendants(self._root):
-            service = service_of(_cmdline(pid))
-            if service is None:
+        below = descendants(self._root)
+        services = {pid: service_of(_cmdline(pid)) for pid in below}
+        parents = _parents()
+        for pid, service in services.items():
+            if service is None or _below_a_service(pid, services, parents):
+                # a worker of a service process, or one of its children caught between fork
+                # and exec, while its command line is still the parent's
                 continue
             hwm = read_status_kib(pid, "VmHWM")
             if hwm is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from memory import PeakMemoryWatcher, read_status_kib, service_of
+from memory import PeakMemoryWatcher, _below_a_service, read_status_kib, service_of
 from report import (
     ReportError,
     markdown,
@@ -168,3 +168,15 @@ def test_watcher_records_the_peak_of_a_service_process_below_it(tmp_path: Path) 
     assert figure["unit"] == "MiB" and figure["value"] >= 64
     assert figure["ratio"] == pytest.approx(figure["value"] / 256, abs=1e-3)
     json.dumps(figure)  # report.json must be able to hold it
+
+
+def test_a_child_of_a_service_process_is_never_a_second_instance() -> None:
+    # between fork and exec a worker's command line is still its parent's ("-m ler_wallet"):
+    # it is below a service process, so it counts as a worker, not as another instance
+    services = {10: "wallet", 11: "wallet", 12: None, 13: "wallet", 20: "issuance"}
+    parents = {10: 1, 11: 10, 12: 10, 13: 12, 20: 1}
+    assert not _below_a_service(10, services, parents)
+    assert _below_a_service(11, services, parents)
+    assert _below_a_service(13, services, parents)  # through a non-service process
+    assert not _below_a_service(20, services, parents)
+    assert not _below_a_service(10, services, {10: 10})  # a cycle ends the walk
