@@ -286,47 +286,39 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             backoff = 0.1
-            # a short batch does not mean the outbox is empty (other shards, other relays):
-            # only an empty one lets the relay idle
-            if sent == 0:
+            # On PostgreSQL a short batch does not mean the outbox is empty (other shards,
+            # other relays): only an empty one lets the relay idle. On SQLite this relay is
+            # the only one and reads the whole table, so a short batch drained it; a commit
+            # made meanwhile has set the notifier, and the wait returns at once.
+            if sent == 0 or (not self._postgres and sent < self._batch_size):
                 await self._notifier.wait(self._poll_interval)
 
     async def relay_once(self) -> int:
         """Publish and delete up to one batch; return how many rows were published."""
         table = self._table
+        oldest = select(table.c.id).order_by(table.c.id).limit(self._batch_size)
+        params: dict[str, Any] = {}
         async with self._engine.begin() as conn:
             if self._postgres:
                 # shard locks first (see __init__), then only those shards' rows
                 shards = (await conn.execute(self._shard_query, self._shard_params)).scalars().all()
                 if not shards:
                     return 0
-                # Claim and delete in one round trip: DELETE ... RETURNING the oldest rows of
-                # our shards. The deletion commits only after the broker acknowledged every
-                # row (below); a failed publish or a crash rolls it back, so the rows stay.
-                oldest = (
-                    select(table.c.id)
-                    .where(table.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
-                    .order_by(table.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-                claim = delete(table).where(table.c.id.in_(oldest)).returning(*self._columns)
-                rows = (await conn.execute(claim, {"shards": list(shards)})).all()
-                if not rows:
-                    return 0
-                # RETURNING order is unspecified: restore id order (per-key publish order)
-                rows.sort(key=_row_id)
-                await self._bus.publish_batch([_to_record(row) for row in rows])
-            else:
-                query = select(*self._columns).order_by(table.c.id).limit(self._batch_size)
-                rows = (await conn.execute(query)).all()
-                if not rows:
-                    return 0
-                await self._bus.publish_batch([_to_record(row) for row in rows])
-                await conn.execute(
-                    delete(table).where(table.c.id.in_(bindparam("ids", expanding=True))),
-                    {"ids": [row[0] for row in rows]},
-                )
+                oldest = oldest.where(
+                    table.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger)))
+                ).with_for_update(skip_locked=True)
+                params["shards"] = list(shards)
+            # Claim and delete in one round trip: DELETE ... RETURNING the oldest rows (of our
+            # shards). The deletion commits only after the broker acknowledged every row
+            # (below); a failed publish or a crash rolls it back, so the rows stay. SQLite
+            # has RETURNING since 3.35 and its BEGIN IMMEDIATE keeps other writers out.
+            claim = delete(table).where(table.c.id.in_(oldest)).returning(*self._columns)
+            rows = (await conn.execute(claim, params)).all()
+            if not rows:
+                return 0
+            # RETURNING order is unspecified: restore id order (per-key publish order)
+            rows.sort(key=_row_id)
+            await self._bus.publish_batch([_to_record(row) for row in rows])
         self.published += len(rows)
         if self._metrics is not None:
             for topic, count in collections.Counter(row[2] for row in rows).items():
