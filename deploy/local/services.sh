@@ -40,8 +40,9 @@ Cross-service wiring and local credentials (var/run/credentials.env, 0600, made 
   all        LER_KEK (development key-encryption key)
   issuance   LER_OPERATOR_TOKEN, HTTPS status lists with var/run/tls/{cert,key}.pem
   verification  trusts that certificate for loopback fetches (LER_FETCH_CA_FILE)
-  intake     LER_VERIFICATION_GRPC_TARGET, LER_VERIFICATION_API_KEY (a fresh service
-             identity from 'ler-verification add-tenant' at each start, never stored),
+  intake     LER_VERIFICATION_GRPC_TARGET, LER_VERIFICATION_API_KEY (service identity
+             "intake-local" at verification, given a fresh key at each start with
+             'ler-verification add-tenant --rotate-key'; the key is never stored),
              LER_OPERATOR_API_KEY, LER_CLIENT_API_KEY
 The file also names them for clients (LER_ISSUANCE_OPERATOR_TOKEN, LER_INTAKE_OPERATOR_KEY,
 LER_INTAKE_CLIENT_KEY): 'make journey' sources it for 'ler journey'.
@@ -132,14 +133,15 @@ service_env() {
 }
 
 # intake's service identity at verification (migrates verification's database first, so it
-# runs before verification is launched). A new identity per start: the key is never stored.
+# runs before verification is launched). One identity, a new key per start (the previous one
+# stops working): the key is never stored.
 intake_verification_key() {
   runner
   (
     cd "$REPO_ROOT"
     LER_DATABASE_URL="postgresql+asyncpg://ler:ler@127.0.0.1:$PG_PORT/ler_verification" \
       LER_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" LER_KEK=$LER_KEK LER_LOG_LEVEL=WARNING \
-      "${RUNNER_CMD[@]}" ler_verification add-tenant "intake-$(date +%s)-$$" Intake --service \
+      "${RUNNER_CMD[@]}" ler_verification add-tenant intake-local Intake --service --rotate-key \
       2>>"$(log_file verification)" | tail -n 1
   )
 }

@@ -1,7 +1,8 @@
 """Entry point: ``python -m ler_verification`` (serve) or the ``ler-verification`` console script.
 
-``ler-verification add-tenant <tenant_id> <name> [--service]`` registers a verifier tenant
-(or a service identity such as intake) and prints its API key once.
+``ler-verification add-tenant <tenant_id> <name> [--service] [--rotate-key]`` registers a
+verifier tenant (or a service identity such as intake) and prints its API key once; with
+``--rotate-key`` an existing tenant gets a new key instead (the old one stops working).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ler_platform.migrations import run_migrations
 
 from ler_verification.bootstrap import MIGRATIONS, bootstrap
 from ler_verification.domain.model import TenantKind
-from ler_verification.service_layer.tenants import register_tenant
+from ler_verification.service_layer.tenants import register_or_rotate, register_tenant
 from ler_verification.settings import VerificationSettings
 
 
@@ -28,11 +29,13 @@ async def main(stop: asyncio.Event) -> None:
     await app.serve_until(stop)
 
 
-async def _add_tenant(tenant_id: str, name: str, kind: TenantKind) -> str:
+async def _add_tenant(tenant_id: str, name: str, kind: TenantKind, *, rotate: bool) -> str:
     settings = VerificationSettings()
     app = bootstrap(settings)
     try:
         await run_migrations(app.runtime.engine, MIGRATIONS)
+        if rotate:
+            return await register_or_rotate(app.uow_factory, tenant_id, name, kind)
         return await register_tenant(app.uow_factory, tenant_id, name, kind)
     finally:
         await app.runtime.engine.dispose()
@@ -45,9 +48,15 @@ def _add_tenant_command(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--service", action="store_true", help="a service identity (may act for verifiers)"
     )
+    parser.add_argument(
+        "--rotate-key",
+        action="store_true",
+        help="if the tenant exists, give it a new key (the old one stops working)",
+    )
     args = parser.parse_args(argv)
     kind = TenantKind.SERVICE if args.service else TenantKind.VERIFIER
-    print(asyncio.run(_add_tenant(args.tenant_id, args.name, kind)))  # the key, shown once
+    key = asyncio.run(_add_tenant(args.tenant_id, args.name, kind, rotate=args.rotate_key))
+    print(key)  # the key, shown once
     return 0
 
 

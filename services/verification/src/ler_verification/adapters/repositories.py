@@ -46,6 +46,20 @@ class TenantRepository:
             )
         )
 
+    async def kind_of(self, tenant_id: str) -> TenantKind | None:
+        """The tenant's kind, or None when it is not registered."""
+        row = await self._session.execute(
+            select(tenants.c.kind).where(tenants.c.tenant_id == tenant_id)
+        )
+        kind = row.scalar_one_or_none()
+        return None if kind is None else TenantKind(kind)
+
+    async def replace_key(self, tenant_id: str, key_hash: str) -> None:
+        """Give the tenant a new API key (hash); the old key stops working."""
+        await self._session.execute(
+            update(tenants).where(tenants.c.tenant_id == tenant_id).values(api_key_hash=key_hash)
+        )
+
     async def exists(self, tenant_id: str) -> bool:
         """Whether the tenant is registered."""
         row = await self._session.execute(

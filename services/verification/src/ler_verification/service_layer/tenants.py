@@ -39,6 +39,35 @@ async def register_tenant(
     return api_key
 
 
+async def register_or_rotate(
+    uow_factory: UnitOfWorkFactory,
+    tenant_id: str,
+    name: str,
+    kind: TenantKind = TenantKind.VERIFIER,
+) -> str:
+    """Register the tenant, or, when it exists, give it a new API key (the old one stops
+    working) and return that. For deployments that hand a service its key at every start
+    without storing it (deploy/local/services.sh and intake): one identity, not one more per
+    start. The existing tenant's kind must be ``kind``.
+    """
+    validate_tenant_id(tenant_id)
+    try:
+        return await register_tenant(uow_factory, tenant_id, name, kind)
+    except TenantAlreadyExists:
+        pass
+    api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    async with uow_factory() as uow:
+        existing = await uow.tenants.kind_of(tenant_id)
+        if existing is None:  # removed meanwhile: nothing to rotate, and no retry loop
+            raise InvalidRequest("tenant_id", f"{tenant_id!r} disappeared during registration")
+        if existing is not kind:
+            raise InvalidRequest(
+                "tenant_id", f"{tenant_id!r} exists as a {existing.value} tenant, not {kind.value}"
+            )
+        await uow.tenants.replace_key(tenant_id, hash_api_key(api_key))
+    return api_key
+
+
 def acting_for(caller: Tenant, requested_id: str) -> str:
     """The verifier tenant a call acts for.
 
