@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from ler_platform.outbox import OutboxWriter
+from ler_platform.unit_of_work import OutboxItem
+from ler_platform.unit_of_work import SqlUnitOfWork as PlatformUnitOfWork
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -427,9 +429,8 @@ class SqlChallenges:
         return str(found) if found is not None else None
 
 
-class SqlUnitOfWork:
-    """One transaction. With ``sessions`` it opens and commits its own; with ``session`` it
-    joins the caller's (an idempotent consumer's), which commits."""
+class SqlUnitOfWork(PlatformUnitOfWork[DomainEvent]):
+    """One transaction of intake's repositories (see ``ler_platform.unit_of_work``)."""
 
     providers: ProviderRepository
     opportunities: OpportunityRepository
@@ -447,13 +448,8 @@ class SqlUnitOfWork:
         sessions: async_sessionmaker[AsyncSession] | None = None,
         session: AsyncSession | None = None,
     ) -> None:
-        self._outbox = outbox
+        super().__init__(outbox, topic, sessions=sessions, session=session)
         self._box = box
-        self._topic = topic
-        self._sessions = sessions
-        self._joined = session
-        self._session: AsyncSession | None = None
-        self._events: list[DomainEvent] = []
 
     def _bind(self, session: AsyncSession) -> None:
         self._session = session
@@ -464,49 +460,9 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(session)
         self.challenges = SqlChallenges(session)
 
-    def publish(self, event: DomainEvent) -> None:
-        """Stage ``event`` for the outbox."""
-        self._events.append(event)
-
-    async def __aenter__(self) -> Self:
-        if self._joined is not None:
-            self._bind(self._joined)
-            return self
-        if self._sessions is None:  # pragma: no cover - constructor contract
-            raise ValueError("SqlUnitOfWork needs sessions or a session")
-        session = self._sessions()
-        await session.begin()
-        self._bind(session)
-        return self
-
-    async def _flush_events(self, session: AsyncSession) -> None:
-        if self._events:
-            # keyed by application id: one application's events stay in order (DESIGN.md)
-            items = [(e.application_id, event_message(e), e.application_id) for e in self._events]
-            await self._outbox.add_many(session, self._topic, items)
-            self._events.clear()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session = self._session
-        if session is None:
-            return
-        if self._joined is not None:
-            if exc_type is None:
-                await self._flush_events(session)
-            return
-        try:
-            if exc_type is None:
-                await self._flush_events(session)
-                await session.commit()
-            else:
-                await session.rollback()
-        finally:
-            await session.close()
+    def _outbox_items(self, events: Sequence[DomainEvent]) -> list[OutboxItem]:
+        # keyed by application id: one application's events stay in order (DESIGN.md)
+        return [(e.application_id, event_message(e), e.application_id) for e in events]
 
 
 async def seal_plaintext_secrets(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> int:

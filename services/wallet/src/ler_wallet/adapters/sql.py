@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from ler_platform.outbox import OutboxWriter
+from ler_platform.unit_of_work import OutboxItem
+from ler_platform.unit_of_work import SqlUnitOfWork as PlatformUnitOfWork
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ler_wallet import tables as t
 from ler_wallet.adapters.proto import event_message
@@ -509,9 +510,8 @@ class SqlConsents:
         return [self._consent(r) for r in rows]
 
 
-class SqlUnitOfWork:
-    """One transaction. With ``sessions`` it opens and commits its own; with ``session`` it
-    joins the caller's (an idempotent consumer's), which commits."""
+class SqlUnitOfWork(PlatformUnitOfWork[DomainEvent]):
+    """One transaction of the wallet's repositories (see ``ler_platform.unit_of_work``)."""
 
     accounts: AccountRepository
     credentials: CredentialRepository
@@ -519,21 +519,6 @@ class SqlUnitOfWork:
     share_links: ShareLinkRepository
     access_log: AccessLogRepository
     consents: ConsentRepository
-
-    def __init__(
-        self,
-        outbox: OutboxWriter,
-        topic: str,
-        *,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        session: AsyncSession | None = None,
-    ) -> None:
-        self._outbox = outbox
-        self._topic = topic
-        self._sessions = sessions
-        self._joined = session
-        self._session: AsyncSession | None = None
-        self._events: list[DomainEvent] = []
 
     def _bind(self, session: AsyncSession) -> None:
         self._session = session
@@ -544,48 +529,6 @@ class SqlUnitOfWork:
         self.access_log = SqlAccessLog(session)
         self.consents = SqlConsents(session)
 
-    def publish(self, event: DomainEvent) -> None:
-        """Stage ``event`` for the outbox."""
-        self._events.append(event)
-
-    async def __aenter__(self) -> Self:
-        if self._joined is not None:
-            self._bind(self._joined)
-            return self
-        if self._sessions is None:  # pragma: no cover - constructor contract
-            raise ValueError("SqlUnitOfWork needs sessions or a session")
-        session = self._sessions()
-        await session.begin()
-        self._bind(session)
-        return self
-
-    async def _flush_events(self, session: AsyncSession) -> None:
-        if self._events:
-            items = []
-            for event in self._events:
-                message = event_message(event)
-                items.append((event.account_id, message, event.account_id))
-            await self._outbox.add_many(session, self._topic, items)
-            self._events.clear()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session = self._session
-        if session is None:
-            return
-        if self._joined is not None:
-            if exc_type is None:
-                await self._flush_events(session)
-            return
-        try:
-            if exc_type is None:
-                await self._flush_events(session)
-                await session.commit()
-            else:
-                await session.rollback()
-        finally:
-            await session.close()
+    def _outbox_items(self, events: Sequence[DomainEvent]) -> list[OutboxItem]:
+        # keyed by account: one learner's events stay in order
+        return [(e.account_id, event_message(e), e.account_id) for e in events]
