@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -21,7 +22,10 @@ class TrustListCache:
     """Each verifier's trust list, re-read after ``ttl`` seconds or when it changes here.
 
     Changes made through this process invalidate at once; other replicas see them within
-    ``ttl`` (trust lists change rarely and a few seconds of lag is acceptable).
+    ``ttl`` (trust lists change rarely and a few seconds of lag is acceptable). When an
+    entry expires under load, the verifications waiting for it share one read (a stampede
+    of concurrent reads at every expiry cost a database round trip per verification in
+    flight).
     """
 
     def __init__(
@@ -31,24 +35,44 @@ class TrustListCache:
         self._ttl = ttl
         self._max = max_entries
         self._lists: dict[str, tuple[float, TrustList]] = {}
+        self._loading: dict[str, asyncio.Future[TrustList]] = {}
+        self._changes = 0  # invalidations so far: a read older than one is not cached
 
     async def get(self, verifier_id: str) -> TrustList:
         """The verifier's current list."""
-        now = time.monotonic()
         hit = self._lists.get(verifier_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        loading = self._loading.get(verifier_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(verifier_id))
+            self._loading[verifier_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(verifier_id, done))
+        # shielded: one caller giving up (a cancelled RPC) must not cancel the others' read
+        return await asyncio.shield(loading)
+
+    async def _load(self, verifier_id: str) -> TrustList:
+        started, changes = time.monotonic(), self._changes
         async with self._uow_factory() as uow:
             entries = await uow.trust.all(verifier_id)
         trust = TrustList(tuple(entries))
-        if len(self._lists) >= self._max:
-            self._lists.clear()
-        self._lists[verifier_id] = (now + self._ttl, trust)
+        if changes == self._changes:  # no list changed here meanwhile
+            if len(self._lists) >= self._max:
+                self._lists.clear()
+            self._lists[verifier_id] = (started + self._ttl, trust)
         return trust
 
+    def _loaded(self, verifier_id: str, done: asyncio.Future[TrustList]) -> None:
+        if self._loading.get(verifier_id) is done:
+            del self._loading[verifier_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter has seen it already
+
     def invalidate(self, verifier_id: str) -> None:
-        """Forget the cached list."""
+        """Forget the cached list (a read in flight is not cached either)."""
+        self._changes += 1
         self._lists.pop(verifier_id, None)
+        self._loading.pop(verifier_id, None)
 
 
 async def put_trusted_issuer(
