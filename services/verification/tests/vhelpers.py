@@ -96,6 +96,8 @@ class DocumentServer:
         doc = self.documents.get(request.path)
         if doc is None:
             return web.Response(status=404)
+        if isinstance(doc, bytes):  # a Token Status List Token (compact JWT), served as-is
+            return web.Response(body=doc, content_type="application/statuslist+jwt")
         return web.Response(body=json.dumps(doc).encode(), content_type="application/json")
 
     async def start(self) -> None:

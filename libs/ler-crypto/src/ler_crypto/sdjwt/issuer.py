@@ -136,6 +136,8 @@ def issue_sd_jwt_vc(
     if holder_key is not None:
         payload["cnf"] = {"jwk": holder_key.to_jwk()}
     if status is not None:
+        if not isinstance(status, Mapping):
+            raise SdJwtError("status must be an object (Token Status List §6.2)")
         payload["status"] = dict(status)
     for name, value in claims.items():
         if name in payload:

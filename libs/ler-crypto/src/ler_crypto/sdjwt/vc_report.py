@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ler_crypto.errors import CryptoError
-from ler_crypto.keys import PublicKey
 from ler_crypto.report import Outcome, VerificationReport
 from ler_crypto.sdjwt.core import parse_sd_jwt
+from ler_crypto.sdjwt.issuer_key import resolve_issuer_key
+from ler_crypto.sdjwt.token_status import check_token_status
 from ler_crypto.sdjwt.verifier import check_time_claims, holder_key_of, verify_key_binding
 from ler_crypto.sdjwt.verifier import verify_sd_jwt as _verify
 
@@ -16,28 +17,6 @@ if TYPE_CHECKING:
 
 #: How old a key-binding JWT may be.
 MAX_KB_AGE_S = 300.0
-
-
-async def _issuer_vm(header: dict[str, Any], payload: dict[str, Any], opts: VerifyOptions) -> str:
-    """The verification method that signed: ``kid`` as a DID URL, or the issuer DID's first
-    ``assertionMethod``. (JWT VC issuer metadata and x5c chains are not supported.)"""
-    iss, kid = payload.get("iss"), header.get("kid")
-    if isinstance(kid, str) and kid.startswith("did:"):
-        return kid
-    if not isinstance(iss, str) or not iss.startswith("did:"):
-        raise CryptoError(
-            f"cannot find the issuer key: iss {iss!r} is not a DID and kid {kid!r} is not a "
-            "DID URL (JWT VC issuer metadata / x5c are not supported)"
-        )
-    if isinstance(kid, str) and kid.startswith("#"):
-        return iss + kid
-    document = await opts.resolver.resolve(iss)
-    methods = document.data.get("assertionMethod", [])
-    first = methods[0] if isinstance(methods, list) and methods else None
-    ref = first.get("id") if isinstance(first, dict) else first
-    if not isinstance(ref, str):
-        raise CryptoError(f"issuer {iss} has no assertionMethod")
-    return iss + ref if ref.startswith("#") else ref
 
 
 async def verify_sd_jwt_vc(
@@ -60,10 +39,7 @@ async def verify_sd_jwt_vc(
     iss = payload.get("iss") if isinstance(payload.get("iss"), str) else None
     report.issuer = iss
     try:
-        vm_id = await _issuer_vm(header, payload, opts)
-        key: PublicKey = await opts.resolver.resolve_verification_method(vm_id, "assertionMethod")
-        if iss is not None and vm_id.split("#", 1)[0] != iss:
-            raise CryptoError(f"{vm_id} does not belong to the issuer {iss}")
+        vm_id, key = await resolve_issuer_key(header, payload.get("iss"), opts.resolver)
     except CryptoError as err:
         report.add("issuer", "Issuer controls the signing key", Outcome.FAIL, str(err)[:600])
         report.add(
@@ -116,15 +92,7 @@ async def verify_sd_jwt_vc(
         )
     except CryptoError as err:
         report.add("validity", "Within the validity period", Outcome.FAIL, str(err))
-    if "status" in payload:
-        report.add(
-            "status",
-            "Not revoked or suspended",
-            Outcome.WARNING,
-            "the SD-JWT VC status claim (Token Status List) is not supported; not checked",
-        )
-    else:
-        report.add("status", "Not revoked or suspended", Outcome.SKIPPED, "no status claim")
+    await check_token_status(payload, iss, report, opts)
 
 
 def _key_binding(

@@ -18,6 +18,7 @@ from ler_crypto.dataintegrity.datetimes import parse_datetimestamp
 from ler_crypto.errors import CryptoError
 from ler_crypto.limits import check_document, parse_json
 from ler_crypto.report import Outcome, VerificationReport
+from ler_crypto.token_status_list import compact_jwt_text, unverified_ttl
 from ler_crypto.verifier.checks import proof_signers
 from ler_crypto.verifier.options import VC_PURPOSE, StatusListFetcher, VerifyOptions
 
@@ -53,18 +54,35 @@ class CachingStatusListFetcher:
             return self.default_ttl
         return min(ttl / 1000.0, self.max_ttl)
 
+    def _token_ttl(self, token: str) -> float:
+        # TSL §5.1: a Status List Token's ``ttl`` is in seconds. Read unverified, which is safe
+        # for caching alone: the verifier checks the token's signature on every use.
+        ttl = unverified_ttl(token)
+        return self.default_ttl if ttl is None else min(ttl, self.max_ttl)
+
+    def _store(self, url: str, expires: float, value: Any) -> None:
+        if len(self._cache) >= self.max_entries:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[url] = (expires, value)
+
     async def fetch(self, url: str) -> Any:
-        """The cached list for ``url`` if still fresh, else a fresh fetch."""
+        """The cached list for ``url`` if still fresh, else a fresh fetch.
+
+        A Bitstring list credential comes back as parsed JSON; a Token Status List Token
+        (compact JWT) as its text.
+        """
         now = self._clock()
         hit = self._cache.get(url)
         if hit is not None and hit[0] > now:
             return hit[1]
         raw = await self.inner.fetch(url)
+        token = compact_jwt_text(raw)
+        if token is not None:
+            self._store(url, now + self._token_ttl(token), token)
+            return token
         document = raw if isinstance(raw, dict) else parse_json(raw)
         if isinstance(document, dict):
-            if len(self._cache) >= self.max_entries:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[url] = (now + self._ttl_of(document), document)
+            self._store(url, now + self._ttl_of(document), document)
         return document
 
 

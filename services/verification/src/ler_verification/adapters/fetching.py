@@ -39,6 +39,7 @@ from ler_crypto import vc_model
 from ler_crypto.did import WebFetcher, did_web_to_url
 from ler_crypto.errors import CryptoError, ResolutionError
 from ler_crypto.limits import parse_json
+from ler_crypto.token_status_list import compact_jwt_text, unverified_issuer, unverified_ttl
 from ler_crypto.verifier import StatusListFetcher
 
 Clock = Callable[[], float]
@@ -196,10 +197,15 @@ class CachedDidWebFetcher:
 
 
 class CachedStatusListFetcher:
-    """The ``StatusListFetcher`` handed to the verifier: parsed list credentials, cached.
+    """The ``StatusListFetcher`` handed to the verifier: status lists, cached.
 
-    The TTL is the list's own ``ttl`` (milliseconds, Bitstring Status List §2.2) when given,
-    else ``default_ttl``, never more than ``max_ttl`` seconds.
+    A Bitstring Status List credential (JSON) is returned parsed; its TTL is the list's own
+    ``ttl`` (milliseconds, Bitstring Status List §2.2) when given. A Token Status List Token
+    (a compact JWT, served as ``application/statuslist+jwt``) is returned as its text; its TTL
+    is the token's ``ttl`` claim (seconds, TSL §5.1), read without verifying the token (the
+    verifier checks its signature on every use, so a forged ``ttl`` can at most keep a forged
+    token cached, and never beyond ``max_ttl``). Otherwise ``default_ttl``; never more than
+    ``max_ttl`` seconds.
     """
 
     def __init__(
@@ -217,16 +223,24 @@ class CachedStatusListFetcher:
             return min(self._default_ttl, self._max_ttl)
         return min(ttl / 1000.0, self._max_ttl)
 
+    def _token_ttl(self, token: str) -> float:
+        ttl = unverified_ttl(token)
+        return min(self._default_ttl if ttl is None else ttl, self._max_ttl)
+
     def fresh_after(self, instant: float | None) -> StatusListFetcher:
         """A view for one verification that refetches lists cached before ``instant``
         (wall-clock seconds); ``None`` is this fetcher itself."""
         return self if instant is None else _FreshStatusLists(self, instant)
 
     async def fetch(self, url: str, *, fresh_after: float | None = None) -> Any:
-        """The list credential at ``url`` as parsed JSON (the verifier checks it)."""
+        """The list credential at ``url`` as parsed JSON, or the Status List Token there as
+        text (the verifier checks either)."""
 
         async def load() -> tuple[Any, float, str | None]:
             body = await self._inner.fetch(url)
+            token = compact_jwt_text(body)
+            if token is not None:
+                return token, self._token_ttl(token), unverified_issuer(token)
             try:
                 document = parse_json(body)
             except CryptoError as err:

@@ -141,6 +141,9 @@ def _status_purposes(document: Any) -> list[str]:
 
 
 def _status_check(source: CryptoCheck, purpose: str, target: str) -> ReportCheck:
+    if not purpose and source.details:
+        # an SD-JWT VC has no credentialStatus: its Token Status List check names the purpose
+        purpose = str(source.details.get("purpose", ""))
     check_id = f"status.{purpose}" if purpose in ("revocation", "suspension") else "status"
     code = None
     if source.outcome is CryptoOutcome.FAIL and not _CODE.match(source.reason):
