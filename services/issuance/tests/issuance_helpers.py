@@ -72,19 +72,28 @@ class StoreWebFetcher:
 
 
 class StoreStatusFetcher:
-    """A status list fetcher answering from the fake store's signed list credentials."""
+    """A status list fetcher answering from the fake store's signed list credentials, and
+    (given ``ctx``) with Status List Tokens signed from them as the HTTP endpoint does."""
 
-    def __init__(self, store: object) -> None:
+    def __init__(self, store: object, ctx: object = None) -> None:
+        from ler_issuance.service_layer.status_tokens import StatusListTokens
+
         self._store = store
+        self.tokens = StatusListTokens(ctx, ttl=60) if ctx is not None else None  # type: ignore[arg-type]
 
     async def fetch(self, url: str) -> bytes:
         parts = url.split("/")
+        if parts[-1] == "token":
+            if self.tokens is None:
+                raise LookupError(f"no context to sign the token at {url}")
+            return (await self.tokens.get(parts[-4], parts[-2])).token.encode()
         state = self._store.status_lists[(parts[-3], parts[-1])]  # type: ignore[attr-defined]
         return bytes(state.signed_credential)
 
 
-async def verify_from_store(store: object, signed: bytes):  # type: ignore[no-untyped-def]
-    """Verify a credential with DIDs and status lists served from the fake store."""
+async def verify_from_store(store: object, signed: bytes, ctx: object = None):  # type: ignore[no-untyped-def]
+    """Verify a credential with DIDs and status lists (and, given ``ctx``, Status List Tokens)
+    served from the fake store."""
     import json
 
     from ler_crypto.did import DidResolver
@@ -94,7 +103,7 @@ async def verify_from_store(store: object, signed: bytes):  # type: ignore[no-un
     return await verify_credential(
         document,
         resolver=DidResolver(StoreWebFetcher(store)),
-        status_fetcher=StoreStatusFetcher(store),
+        status_fetcher=StoreStatusFetcher(store, ctx),
     )
 
 
@@ -168,8 +177,9 @@ async def verify_over_http(signed: bytes):  # type: ignore[no-untyped-def]
     from ler_crypto.did import DidResolver
     from ler_crypto.verifier import verify_credential
 
+    document = json.loads(signed) if signed[:1] == b"{" else signed.decode()  # or an SD-JWT
     return await verify_credential(
-        json.loads(signed),
+        document,
         resolver=DidResolver(LoopbackWebFetcher()),
         status_fetcher=HttpStatusFetcher(),
     )

@@ -15,8 +15,10 @@ import pytest
 from issuance_helpers import achievement, service_settings, spec, verify_over_http
 from ler_crypto.did import did_key_from_public_key
 from ler_crypto.keys import KeyPair
+from ler_crypto.sdjwt import parse_sd_jwt
+from ler_crypto.token_status_list import TokenStatus, decode_status_list
 from ler_issuance.bootstrap import IssuanceApp, bootstrap
-from ler_issuance.domain.model import DidMethod, StatusAction, Subject
+from ler_issuance.domain.model import CredentialFormat, DidMethod, StatusAction, Subject
 from ler_issuance.service_layer.issuers import NewIssuer, register_issuer
 from ler_issuance.service_layer.issuing import issue_credential
 from ler_issuance.service_layer.offers import create_offer
@@ -94,6 +96,43 @@ async def test_status_list_caching_and_revocation(service: Service) -> None:
     report = await verify_over_http(record.signed_credential)
     assert not report.verified
     assert any("revoked" in c.reason for c in report.failures())
+
+
+async def test_status_list_token_is_served_cached_and_follows_status(service: Service) -> None:
+    ctx = service.app.ctx
+    issuer, _ = await register_issuer(ctx, NewIssuer(name="A", url="https://a.ex"))
+    record, _ = await issue_credential(
+        ctx, issuer.issuer_id, spec("SD-H1", format=CredentialFormat.SD_JWT_VC)
+    )
+    claim = parse_sd_jwt(record.signed_credential.decode()).jws.payload["status"]["status_list"]
+    uri, idx = claim["uri"], claim["idx"]
+    assert uri == f"{service.base}/issuers/{issuer.issuer_id}/status-lists/revocation-1/token"
+
+    async def served(etag: str = "") -> tuple[int, str, bytes]:
+        headers = {"If-None-Match": etag} if etag else {}
+        async with service.http.get(uri, headers=headers) as r:  # public: no credentials
+            if r.status == 200:
+                assert r.content_type == "application/statuslist+jwt"
+                assert r.headers["Cache-Control"] == "public, max-age=60"
+            return r.status, r.headers.get("ETag", ""), await r.read()
+
+    status, etag, body = await served()
+    assert status == 200 and etag
+    payload = json.loads(base64.urlsafe_b64decode(body.split(b".")[1] + b"=="))
+    assert payload["sub"] == uri and payload["iss"] == issuer.did and payload["ttl"] == 60
+    assert payload["exp"] > payload["iat"] and payload["status_list"]["bits"] == 2
+    assert (await served(etag))[:2] == (304, etag)
+    assert (await verify_over_http(record.signed_credential)).verified
+    await change_status(ctx, issuer.issuer_id, record.credential_id, StatusAction.SUSPEND, "check")
+    status, new_etag, body = await served(etag)
+    assert status == 200 and new_etag != etag  # re-signed after the change
+    payload = json.loads(base64.urlsafe_b64decode(body.split(b".")[1] + b"=="))
+    lst = decode_status_list(payload["status_list"]["lst"], payload["status_list"]["bits"])
+    assert lst.get(idx) == TokenStatus.SUSPENDED
+    report = await verify_over_http(record.signed_credential)
+    assert not report.verified and any("suspended" in c.reason for c in report.failures())
+    async with service.http.get(uri.replace("revocation-1", "suspension-1")) as r:
+        assert r.status == 404 and r.content_type == "application/problem+json"
 
 
 async def test_oauth_and_vc_api_issue_are_tenant_scoped(service: Service) -> None:

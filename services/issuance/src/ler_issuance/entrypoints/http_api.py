@@ -4,6 +4,9 @@
   — did:web documents (did:web §3.2: the DID maps to exactly these URLs);
 * ``GET /issuers/{id}/status-lists/{list}`` — signed BitstringStatusListCredentials with
   ``ETag`` and ``Cache-Control``, ``304`` on a matching ``If-None-Match`` (RFC 9110 §13.1.2);
+* ``GET /issuers/{id}/status-lists/{list}/token`` — the Status List Token of a revocation list
+  (draft-ietf-oauth-status-list §5.1, served as ``application/statuslist+jwt``, §8.2), which
+  SD-JWT VCs name; cached the same way;
 * ``POST /oauth/token`` — OAuth 2.0 client credentials (RFC 6749 §4.4) → bearer token;
 * ``POST /credentials/issue`` — VC-API issue (bearer token);
 * OID4VCI: ``/.well-known/openid-credential-issuer/issuers/{id}`` (and under the issuer path)
@@ -28,6 +31,7 @@ from urllib.parse import quote
 from aiohttp import web
 from ler_crypto.did import DidResolver
 from ler_crypto.obv3 import OB_CONTEXT
+from ler_crypto.token_status_list import MEDIA_TYPE as STATUS_LIST_JWT_MEDIA_TYPE
 from ler_crypto.vc_model import VC_V2_CONTEXT
 from ler_platform.auth import Tenant
 from ler_platform.errors import (
@@ -46,6 +50,7 @@ from ler_issuance.domain.errors import InvalidClient, OfferNotRedeemable
 from ler_issuance.domain.model import DidMethod
 from ler_issuance.service_layer import issuers, offers, status, vcapi
 from ler_issuance.service_layer.context import Context
+from ler_issuance.service_layer.status_tokens import StatusListTokens
 from ler_issuance.service_layer.tokens import AccessTokens
 
 log = logging.getLogger(__name__)
@@ -127,6 +132,7 @@ class IssuanceHttpApi:
         self._auth = authenticator
         self._default_issuer = default_issuer_id
         self._max_age = status_max_age
+        self._status_tokens = StatusListTokens(ctx, ttl=status_max_age)
         # holder proofs are by did:key / did:jwk keys, resolved locally (no outbound fetch)
         self._holder_resolver = DidResolver(None, offline=True)
 
@@ -136,6 +142,10 @@ class IssuanceHttpApi:
         r.add_get("/issuers/{issuer_id}/did.json", self._guard(self.issuer_did))
         r.add_get("/.well-known/did.json", self._guard(self.well_known_did))
         r.add_get("/issuers/{issuer_id}/status-lists/{list_id}", self._guard(self.status_list))
+        r.add_get(
+            "/issuers/{issuer_id}/status-lists/{list_id}/token",
+            self._guard(self.status_list_token),
+        )
         r.add_post("/oauth/token", self.oauth_token)
         r.add_post("/credentials/issue", self._guard(self.issue))
         r.add_get(
@@ -207,7 +217,19 @@ class IssuanceHttpApi:
         state = await status.status_list_credential(
             self._ctx, request.match_info["issuer_id"], request.match_info["list_id"]
         )
-        body = bytes(state.signed_credential)
+        return self._cacheable(request, bytes(state.signed_credential), "application/vc+ld+json")
+
+    async def status_list_token(self, request: web.Request) -> web.Response:
+        """A Status List Token (draft-ietf-oauth-status-list §5.1, §8.2), cacheable like the
+        list credential; public, as status lists are by design."""
+        signed = await self._status_tokens.get(
+            request.match_info["issuer_id"], request.match_info["list_id"]
+        )
+        return self._cacheable(request, signed.token.encode(), STATUS_LIST_JWT_MEDIA_TYPE)
+
+    def _cacheable(self, request: web.Request, body: bytes, content_type: str) -> web.Response:
+        """``body`` with an ETag and ``Cache-Control: max-age``; 304 on a matching
+        ``If-None-Match`` (RFC 9110 §13.1.2)."""
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         headers = {
             "ETag": etag,
@@ -216,7 +238,7 @@ class IssuanceHttpApi:
         wanted = request.headers.get("If-None-Match", "")
         if etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*":
             return web.Response(status=304, headers=headers)
-        return web.Response(body=body, content_type="application/vc+ld+json", headers=headers)
+        return web.Response(body=body, content_type=content_type, headers=headers)
 
     # --- OAuth 2.0 client credentials ------------------------------------------------------
 

@@ -51,7 +51,9 @@ from ler_issuance.domain.model import (
     Cryptosuite,
     Issuer,
     StatusEntryRef,
+    StatusPurpose,
 )
+from ler_issuance.domain.status_lists import token_url
 from ler_issuance.domain.validation import result_violations, spec_violations
 from ler_issuance.service_layer.context import Context, Rejected, SignJob
 from ler_issuance.service_layer.status import allocate_entries
@@ -234,7 +236,16 @@ class BatchIssuer:
         results: dict[int, ItemResult],
     ) -> None:
         fresh = [i for i in items if i.achievement is not None]
-        entries = await allocate_entries(self._ctx, self._uow, issuer, len(fresh))
+        entries = await allocate_entries(
+            self._ctx,
+            self._uow,
+            issuer,
+            len(fresh),
+            aligned=[
+                (i.spec.format or issuer.default_format) is CredentialFormat.SD_JWT_VC
+                for i in fresh
+            ],
+        )
         issued: dict[str, CredentialRecord] = {}
         records: list[CredentialRecord] = []
         drafts: list[_Draft] = []
@@ -377,11 +388,12 @@ class BatchIssuer:
         status_entries: tuple[StatusEntryRef, ...],
         moment: datetime,
     ) -> bytes:
-        """An SD-JWT VC. Its status entries are recorded (status changes are announced), but
-        not written into the token: SD-JWT VC status uses the IETF Token Status List, not
-        Bitstring Status List."""
+        """An SD-JWT VC whose ``status`` claim names its index in the Token Status List view
+        of its revocation list (SD-JWT VC §3.2.2.2, draft-ietf-oauth-status-list §6.2); its
+        entries are aligned, see ``domain.status_lists``."""
         spec = item.spec
         key = issuer.active_key
+        revocation = next(e for e in status_entries if e.purpose is StatusPurpose.REVOCATION)
         try:
             compact = issue_sd_jwt_vc(
                 issuer=issuer.did,
@@ -393,6 +405,10 @@ class BatchIssuer:
                 iat=int(moment.timestamp()),
                 nbf=int(spec.valid_from.timestamp()) if spec.valid_from else None,
                 exp=int(spec.valid_until.timestamp()) if spec.valid_until else None,
+                # issuer-signed and never selectively disclosable (SD-JWT VC §3.2.2.2)
+                status={
+                    "status_list": {"idx": revocation.index, "uri": token_url(revocation.list_url)}
+                },
             )
         except CryptoError as err:
             raise invalid("spec", f"cannot be issued as an SD-JWT VC: {err}") from err

@@ -3,14 +3,23 @@
 Status list credentials are ``BitstringStatusListCredential``s (BSL §2.2) signed by the issuer's
 active key with its default cryptosuite; they are re-signed in the same transaction that flips a
 bit, so the served list and the recorded state never disagree.
+
+SD-JWT VCs get their revocation and suspension entries at one index (``allocate_entries(...,
+aligned=...)``) and name the Token Status List view of those lists (``domain.status_lists``,
+served by ``status_tokens``); their status events carry that token URL, which is what the
+credential names and what verifiers cache by.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import orjson
+from ler_crypto.errors import CryptoError
+from ler_crypto.sdjwt import parse_sd_jwt
 from ler_crypto.status_list import build_status_list_credential
+from ler_crypto.token_status_list import StatusReference, parse_status_reference
 
 from ler_issuance.domain.credentials import stamp
 from ler_issuance.domain.errors import (
@@ -23,6 +32,7 @@ from ler_issuance.domain.errors import (
 )
 from ler_issuance.domain.events import CredentialStatusChanged
 from ler_issuance.domain.model import (
+    CredentialFormat,
     CredentialRecord,
     CredentialState,
     Issuer,
@@ -30,7 +40,7 @@ from ler_issuance.domain.model import (
     StatusEntryRef,
     StatusPurpose,
 )
-from ler_issuance.domain.status_lists import StatusListState
+from ler_issuance.domain.status_lists import StatusListState, allocate_aligned
 from ler_issuance.service_layer.context import Context
 from ler_issuance.service_layer.unit_of_work import UnitOfWork
 
@@ -92,26 +102,90 @@ async def create_status_lists(ctx: Context, uow: UnitOfWork, issuer: Issuer) -> 
         await new_list(ctx, uow, issuer, purpose, 1)
 
 
-async def allocate_entries(
-    ctx: Context, uow: UnitOfWork, issuer: Issuer, count: int
-) -> list[tuple[StatusEntryRef, ...]]:
-    """``count`` sets of status entries (one per purpose), each at a random free index."""
-    per_purpose: list[list[StatusEntryRef]] = []
-    for purpose in purposes_for(ctx, issuer):
-        state = await uow.status_lists.current(issuer.issuer_id, purpose)
+class _Allocator:
+    """Hands out status entries for one batch, opening new lists as the current ones fill."""
+
+    def __init__(self, ctx: Context, uow: UnitOfWork, issuer: Issuer) -> None:
+        self._ctx = ctx
+        self._uow = uow
+        self._issuer = issuer
+        self._purposes = purposes_for(ctx, issuer)
+        self._current: dict[StatusPurpose, StatusListState] = {}
+        self._touched: dict[str, StatusListState] = {}
+
+    async def _list(self, purpose: StatusPurpose) -> StatusListState:
+        state = self._current.get(purpose)
         if state is None:
-            state = await new_list(ctx, uow, issuer, purpose, 1)
+            state = await self._uow.status_lists.current(self._issuer.issuer_id, purpose)
+            if state is None:
+                state = await new_list(self._ctx, self._uow, self._issuer, purpose, 1)
+            self._current[purpose] = state
+        return state
+
+    async def _open(self, purpose: StatusPurpose, seq: int) -> StatusListState:
+        state = await new_list(self._ctx, self._uow, self._issuer, purpose, seq)
+        self._current[purpose] = state
+        return state
+
+    def _entry(self, state: StatusListState, index: int) -> StatusEntryRef:
+        self._touched[state.list_id] = state
+        return StatusEntryRef(state.purpose, state.list_id, state.url, index)
+
+    async def independent(self) -> tuple[StatusEntryRef, ...]:
+        """One entry per purpose, each at its own random free index (Bitstring credentials)."""
         entries: list[StatusEntryRef] = []
-        touched = [state]
-        for _ in range(count):
+        for purpose in self._purposes:
+            state = await self._list(purpose)
             if state.full:
-                state = await new_list(ctx, uow, issuer, purpose, state.seq + 1)
-                touched.append(state)
-            entries.append(StatusEntryRef(purpose, state.list_id, state.url, state.allocate()))
-        for changed in touched:
-            await uow.status_lists.save(changed)
-        per_purpose.append(entries)
-    return [tuple(group) for group in zip(*per_purpose, strict=True)] if per_purpose else []
+                state = await self._open(purpose, state.seq + 1)
+            entries.append(self._entry(state, state.allocate()))
+        return tuple(entries)
+
+    async def aligned(self) -> tuple[StatusEntryRef, ...]:
+        """Entries at ONE random index in same-numbered lists (SD-JWT VCs: the Token Status
+        List view of ``domain.status_lists`` needs revocation and suspension to line up)."""
+        if StatusPurpose.SUSPENSION not in self._purposes:
+            return await self.independent()
+        revocation = await self._list(StatusPurpose.REVOCATION)
+        suspension = await self._list(StatusPurpose.SUSPENSION)
+        index = (
+            allocate_aligned(revocation, suspension) if revocation.seq == suspension.seq else None
+        )
+        if index is None:  # no common free index (or lists out of step): open a fresh pair
+            seq = max(revocation.seq, suspension.seq) + 1
+            revocation = await self._open(StatusPurpose.REVOCATION, seq)
+            suspension = await self._open(StatusPurpose.SUSPENSION, seq)
+            index = allocate_aligned(revocation, suspension)
+            if index is None:  # pragma: no cover - two empty lists share every index
+                raise StatusListsFull("new status lists have no free index")
+        return (self._entry(revocation, index), self._entry(suspension, index))
+
+    async def save(self) -> None:
+        """Store every list an entry was taken from."""
+        for state in self._touched.values():
+            await self._uow.status_lists.save(state)
+
+
+async def allocate_entries(
+    ctx: Context,
+    uow: UnitOfWork,
+    issuer: Issuer,
+    count: int,
+    *,
+    aligned: Sequence[bool] = (),
+) -> list[tuple[StatusEntryRef, ...]]:
+    """``count`` sets of status entries (one per purpose), each at a random free index.
+
+    ``aligned[i]`` true: set ``i`` has all its entries at one index (an SD-JWT VC's set, see
+    ``domain.status_lists``); otherwise each purpose's index is drawn independently.
+    """
+    allocator = _Allocator(ctx, uow, issuer)
+    result = [
+        await (allocator.aligned() if i < len(aligned) and aligned[i] else allocator.independent())
+        for i in range(count)
+    ]
+    await allocator.save()
+    return result
 
 
 @dataclass(frozen=True)
@@ -195,7 +269,7 @@ async def change_status(
                 credential_id=record.credential_id,
                 issuer_id=issuer_id,
                 issuer_did=record.issuer_did,
-                entry=entry,
+                entry=_announced_entry(record, entry),
                 previous_state=previous,
                 new_state=target,
                 reason=reason,
@@ -203,6 +277,29 @@ async def change_status(
             )
         )
     return StatusChange(record, True)
+
+
+def _sd_jwt_status_reference(record: CredentialRecord) -> StatusReference | None:
+    """The ``status.status_list`` reference of an SD-JWT VC's issuer-signed payload (draft-ietf-
+    oauth-status-list §6.2); None when it has none (SD-JWT VCs issued before the service wrote
+    status into them)."""
+    try:
+        payload = parse_sd_jwt(bytes(record.signed_credential).decode()).jws.payload
+        return parse_status_reference(payload["status"]) if "status" in payload else None
+    except (CryptoError, UnicodeDecodeError):  # our own signed bytes: not expected
+        return None
+
+
+def _announced_entry(record: CredentialRecord, entry: StatusEntryRef) -> StatusEntryRef:
+    """The entry a status event names: for an SD-JWT VC, the Status List Token URL and index
+    the credential itself names (verifiers cache status by that URL), else the Bitstring
+    list's."""
+    if record.format is not CredentialFormat.SD_JWT_VC:
+        return entry
+    reference = _sd_jwt_status_reference(record)
+    if reference is None:
+        return entry
+    return replace(entry, list_url=reference.uri, index=reference.idx)
 
 
 async def status_list_credential(ctx: Context, issuer_id: str, lid: str) -> StatusListState:
