@@ -279,6 +279,21 @@ def run_names() -> dict[str, str]:
     }
 
 
+RUN_TOPICS = ("requests_topic", "results_topic", "issued_topic", "status_topic")
+
+
+async def delete_run_topics(kafka: str, names: dict[str, str], *, within: float = 20.0) -> None:
+    """Delete a test run's own topics (``run_names``) and those derived from them
+    (``<topic>.dlq``), bounded in time: per-run topics left behind pile up as partitions on
+    the shared broker and slow every later run."""
+    from ler_platform.topics import delete_topics_matching
+
+    ours = [names[k] for k in RUN_TOPICS]
+    await delete_topics_matching(
+        kafka, lambda t: any(t == n or t.startswith(f"{n}.") for n in ours), within=within
+    )
+
+
 async def drop_schema(pg_url: str, schema: str) -> None:
     """Remove a test run's schema."""
     from sqlalchemy import text

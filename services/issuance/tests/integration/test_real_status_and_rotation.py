@@ -6,20 +6,15 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import grpc
 import pytest
 from issuance_helpers import (
     OPERATOR_TOKEN,
-    drop_schema,
     metadata_for,
     read_topic,
     real_infra,
-    run_names,
-    service_settings,
     verify_over_http,
 )
 from ler.common.v1 import credential_pb2 as cpb
@@ -27,7 +22,7 @@ from ler.issuance.v1 import events_pb2 as epb
 from ler.issuance.v1 import issuance_service_pb2 as pb
 from ler.issuance.v1 import issuance_service_pb2_grpc as pb_grpc
 from ler.issuance.v1 import resources_pb2 as rpb
-from ler_issuance.bootstrap import IssuanceApp, bootstrap
+from ler_issuance.bootstrap import IssuanceApp
 from ler_platform.events.kafka import KafkaBus
 
 pytestmark = pytest.mark.real
@@ -46,24 +41,6 @@ def spec(record_id: str) -> rpb.CredentialSpec:
             achievement_type=cpb.ACHIEVEMENT_TYPE_COURSE,
         ),
     )
-
-
-@pytest.fixture
-async def real_app() -> AsyncIterator[tuple[IssuanceApp, pb_grpc.IssuanceServiceStub, dict]]:
-    pg_url, kafka = real_infra()
-    names = run_names()
-    settings = service_settings(
-        pg_url, kafka_bootstrap_servers=kafka, kafka_topic_partitions=2, **names
-    )
-    app = bootstrap(settings)
-    await app.runtime.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.runtime.grpc.port}")
-    try:
-        yield app, pb_grpc.IssuanceServiceStub(channel), names
-    finally:
-        await channel.close()
-        await app.runtime.stop()
-        await drop_schema(pg_url, names["db_schema"])
 
 
 async def _register(stub: pb_grpc.IssuanceServiceStub, **kw: object) -> tuple[str, str, str]:

@@ -18,6 +18,7 @@ import pytest
 from issuance_helpers import (
     OPERATOR_TOKEN,
     ServiceProcess,
+    delete_run_topics,
     drop_schema,
     free_port,
     metadata_for,
@@ -219,6 +220,7 @@ async def test_stream_of_5000_with_sigkill_issues_exactly_once(tmp_path: Path) -
         await bus.stop()
         await engine.dispose()
         await drop_schema(pg_url, schema)
+        await delete_run_topics(kafka, names)
 
 
 async def _check_topics(

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
-import grpc
 import pytest
 from issuance_helpers import (
     OPERATOR_TOKEN,
-    drop_schema,
     metadata_for,
     read_topic,
     real_infra,
-    run_names,
-    service_settings,
     verify_over_http,
 )
 from ler.common.v1 import credential_pb2 as cpb
@@ -27,29 +22,11 @@ from ler.issuance.v1 import issuance_service_pb2_grpc as pb_grpc
 from ler.issuance.v1 import resources_pb2 as rpb
 from ler_crypto.sdjwt import parse_sd_jwt
 from ler_crypto.token_status_list import TokenStatus, decode_status_list
-from ler_issuance.bootstrap import IssuanceApp, bootstrap
+from ler_issuance.bootstrap import IssuanceApp
 from ler_platform.events.kafka import KafkaBus
 
 pytestmark = pytest.mark.real
 LEARNER = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
-
-
-@pytest.fixture
-async def real_app() -> AsyncIterator[tuple[IssuanceApp, pb_grpc.IssuanceServiceStub, dict]]:
-    pg_url, kafka = real_infra()
-    names = run_names()
-    settings = service_settings(
-        pg_url, kafka_bootstrap_servers=kafka, kafka_topic_partitions=2, **names
-    )
-    app = bootstrap(settings)
-    await app.runtime.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.runtime.grpc.port}")
-    try:
-        yield app, pb_grpc.IssuanceServiceStub(channel), names
-    finally:
-        await channel.close()
-        await app.runtime.stop()
-        await drop_schema(pg_url, names["db_schema"])
 
 
 async def _served_status(uri: str, idx: int) -> int:
