@@ -11,7 +11,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +29,6 @@ from ler_crypto import dataintegrity, obv3, status_list
 from ler_crypto.did import did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_platform.grpc_server import bearer_metadata
-from ler_platform.topics import delete_topics_matching
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 INFRA_ENV = REPO_ROOT / "var" / "infra.env"
@@ -286,12 +285,3 @@ def intake_stub(port: int) -> tuple[grpc.aio.Channel, ipb_grpc.IntakeServiceStub
 def verification_stub(port: int) -> tuple[grpc.aio.Channel, vpb_grpc.VerificationServiceStub]:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     return channel, vpb_grpc.VerificationServiceStub(channel)
-
-
-async def delete_topics(bootstrap: str, names: Sequence[str], *, within: float = 20.0) -> None:
-    """Delete a test run's own Kafka topics and those derived from them (``<name>.dlq``),
-    bounded in time: per-run topics left behind pile up as partitions on the shared broker
-    and slow every later run."""
-    await delete_topics_matching(
-        bootstrap, lambda t: any(t == n or t.startswith(f"{n}.") for n in names), within=within
-    )

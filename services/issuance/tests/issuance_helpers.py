@@ -286,12 +286,9 @@ async def delete_run_topics(kafka: str, names: dict[str, str], *, within: float 
     """Delete a test run's own topics (``run_names``) and those derived from them
     (``<topic>.dlq``), bounded in time: per-run topics left behind pile up as partitions on
     the shared broker and slow every later run."""
-    from ler_platform.topics import delete_topics_matching
+    from ler_platform.topics import delete_topics_named
 
-    ours = [names[k] for k in RUN_TOPICS]
-    await delete_topics_matching(
-        kafka, lambda t: any(t == n or t.startswith(f"{n}.") for n in ours), within=within
-    )
+    await delete_topics_named(kafka, [names[k] for k in RUN_TOPICS], within=within)
 
 
 async def drop_schema(pg_url: str, schema: str) -> None:

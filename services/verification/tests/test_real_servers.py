@@ -20,6 +20,7 @@ from ler.issuance.v1.events_pb2 import CredentialStatusChanged
 from ler.verification.v1 import verification_service_pb2 as pb
 from ler_platform.events.envelope import Event
 from ler_platform.events.kafka import KafkaBus
+from ler_platform.topics import delete_topics_named
 from ler_proto.events.issuance import CREDENTIALS_STATUS
 from ler_verification.tables import inbox
 from sqlalchemy import select
@@ -27,7 +28,6 @@ from vhelpers import (
     Issuer,
     Party,
     Running,
-    delete_topics,
     infra,
     poll_until,
     presentation,
@@ -55,7 +55,7 @@ async def status_topic() -> AsyncIterator[str]:
     try:
         yield name
     finally:
-        await delete_topics(infra()["LER_TEST_KAFKA"], [name])
+        await delete_topics_named(infra()["LER_TEST_KAFKA"], [name])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +28,6 @@ from ler_crypto import dataintegrity, obv3, status_list
 from ler_crypto.did import did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_platform.grpc_server import bearer_metadata
-from ler_platform.topics import delete_topics_matching
 from ler_verification.bootstrap import VerificationApp, bootstrap
 from ler_verification.domain.model import TenantKind
 from ler_verification.service_layer.tenants import register_tenant
@@ -230,15 +229,6 @@ def presentation(
 
 def to_bytes(doc: Any) -> bytes:
     return json.dumps(doc).encode()
-
-
-async def delete_topics(bootstrap: str, names: Sequence[str], *, within: float = 20.0) -> None:
-    """Delete a test run's own Kafka topics and those derived from them (``<name>.dlq``, made
-    by consumers), bounded in time: per-run topics left behind pile up as partitions on the
-    shared broker and slow every later run."""
-    await delete_topics_matching(
-        bootstrap, lambda t: any(t == n or t.startswith(f"{n}.") for n in names), within=within
-    )
 
 
 # --- the service ----------------------------------------------------------------------------

@@ -246,10 +246,6 @@ def _one_line(err: BaseException) -> str:
     return redact(" ".join(str(err).split()))[:1000]
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 async def delete_topics_matching(
     bootstrap_servers: str,
     match: Callable[[str], bool],
@@ -304,3 +300,21 @@ async def delete_topics_matching(
     if failure:
         raise TopicError(f"Kafka at {bootstrap_servers}: {_one_line(failure[0])}") from failure[0]
     return outcome
+
+
+async def delete_topics_named(
+    bootstrap_servers: str, names: Sequence[str], *, within: float = 20.0
+) -> list[str]:
+    """Delete the topics ``names`` and those derived from them (``<name>.dlq``, made by
+    consumers); see :func:`delete_topics_matching`. For tests removing their per-run topics,
+    which would otherwise pile up as partitions on a shared broker and slow every later run.
+    """
+    return await delete_topics_matching(
+        bootstrap_servers,
+        lambda t: any(t == n or t.startswith(f"{n}.") for n in names),
+        within=within,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

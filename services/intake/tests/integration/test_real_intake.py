@@ -23,7 +23,6 @@ from intake_helpers import (
     HttpsServer,
     Issuer,
     Party,
-    delete_topics,
     infra,
     intake_stub,
     make_tls_files,
@@ -34,6 +33,7 @@ from ler.verification.v1 import verification_service_pb2_grpc as vpb_grpc
 from ler_intake.bootstrap import bootstrap
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.grpc_server import bearer_metadata
+from ler_platform.topics import delete_topics_named
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from stack import CLIENT_KEY, OPERATOR_KEY, Stack, intake_settings
@@ -191,7 +191,9 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         finally:
             await engine.dispose()
         # last: the run's own topic (and its .dlq), once nothing uses it any more
-        await bounded("topic cleanup", delete_topics(servers["LER_TEST_KAFKA"], [events_topic]), 30)
+        await bounded(
+            "topic cleanup", delete_topics_named(servers["LER_TEST_KAFKA"], [events_topic]), 30
+        )
         assert not hung, f"teardown steps did not finish in time: {hung}"
 
 
