@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import ipaddress
 import json
 import os
 import socket
@@ -43,13 +41,10 @@ from typing import Any
 
 import grpc
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ler.verification.v1 import verification_service_pb2 as pb
 from ler.verification.v1 import verification_service_pb2_grpc as pb_grpc
+from ler_cli.journey.tls import write_loopback_certificate
 from ler_crypto import dataintegrity, status_list
 from ler_crypto.bench import realistic_ob3_credential
 from ler_crypto.did import DidResolver, did_key_from_public_key
@@ -66,37 +61,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _tls_files(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def _credential(port: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -259,7 +223,7 @@ async def _streamed(stub: Any, md: Any, data: bytes, items: int) -> float:
 async def run(seconds: float, *, real: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        cert, key = _tls_files(workdir)
+        cert, key = write_loopback_certificate(workdir)
         port = _free_port()
         doc, list_doc = _credential(port)
         # the list server must be up at `port` (the credential names it); rebind exactly there

@@ -3,8 +3,8 @@
 ``LerError`` is the library's base class. ``DomainError`` and its subclasses are what
 service code raises for things that went wrong *for the caller* (a credential that does
 not exist, an argument that is invalid); each transport maps them to its status codes in
-exactly one place (``ler_platform.grpc_errors`` for gRPC). The classes here import no
-transport library so the domain layer can use them.
+exactly one place (``ler_platform.grpc_errors`` for gRPC, ``ler_platform.http_errors``
+for HTTP). The classes here import no transport library so the domain layer can use them.
 """
 
 from __future__ import annotations

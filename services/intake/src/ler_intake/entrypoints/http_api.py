@@ -48,15 +48,10 @@ from ler_crypto.errors import CryptoError
 from ler_crypto.limits import parse_json
 from ler_platform.auth import current_tenant
 from ler_platform.errors import (
-    AlreadyExists,
     DomainError,
-    FailedPrecondition,
     InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    ResourceExhausted,
-    Unauthenticated,
 )
+from ler_platform.http_errors import http_status_for
 from ler_platform.tracing import current_trace_id
 
 from ler_intake.adapters.auth import IntakeAuthenticator
@@ -72,18 +67,6 @@ MAX_BODY_BYTES = MAX_PRESENTATION_BYTES + 1024 * 1024
 M = TypeVar("M", bound=Message)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# the most specific first: a subclass must come before its base
-_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (InvalidArgument, 400),
-    (Unauthenticated, 401),
-    (PermissionDenied, 403),
-    (NotFound, 404),
-    (AlreadyExists, 409),
-    (FailedPrecondition, 409),
-    (ResourceExhausted, 413),
-    (VerificationUnavailable, 503),
-)
-
 
 def _words(name: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Z][a-z0-9]*", name)]
@@ -97,7 +80,7 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> we
 
 
 def _domain_problem(err: DomainError) -> web.Response:
-    status = next((s for cls, s in _STATUS if isinstance(err, cls)), 409)
+    status = 503 if isinstance(err, VerificationUnavailable) else http_status_for(err)
     words = _words(type(err).__name__)  # OpportunityNotFound -> "opportunity-not-found"
     extra: dict[str, Any] = {"code": err.reason}
     if isinstance(err, InvalidRequest):

@@ -35,15 +35,12 @@ from ler_crypto.token_status_list import MEDIA_TYPE as STATUS_LIST_JWT_MEDIA_TYP
 from ler_crypto.vc_model import VC_V2_CONTEXT
 from ler_platform.auth import Tenant
 from ler_platform.errors import (
-    AlreadyExists,
     DomainError,
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    ResourceExhausted,
-    Unauthenticated,
 )
+from ler_platform.http_errors import http_status_for
 
 from ler_issuance.adapters.auth import ISSUER, IssuanceAuthenticator
 from ler_issuance.domain.errors import InvalidClient, OfferNotRedeemable
@@ -56,20 +53,10 @@ from ler_issuance.service_layer.tokens import AccessTokens
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_STATUS: tuple[tuple[type[DomainError], int], ...] = (
-    (NotFound, 404),
-    (AlreadyExists, 409),
-    (InvalidArgument, 400),
-    (PermissionDenied, 403),
-    (Unauthenticated, 401),
-    (ResourceExhausted, 429),
-    (FailedPrecondition, 409),
-)
-
 
 def _problem(err: DomainError) -> web.Response:
     """RFC 9457 problem details for a domain error (message and reason only; no internals)."""
-    code = next((c for cls, c in _STATUS if isinstance(err, cls)), 400)
+    code = http_status_for(err)
     body: dict[str, Any] = {
         "type": f"urn:ler:problem:{err.reason.lower()}",
         "title": err.reason,

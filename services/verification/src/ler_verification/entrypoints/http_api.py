@@ -23,11 +23,8 @@ from ler_platform.auth import Authenticator, Tenant
 from ler_platform.errors import (
     DomainError,
     InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    ResourceExhausted,
-    Unauthenticated,
 )
+from ler_platform.http_errors import http_status_for
 from ler_platform.tracing import current_trace_id
 
 from ler_verification.domain.errors import InvalidRequest
@@ -63,26 +60,13 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> web.Response
     return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM)
 
 
-def _status_for(error: DomainError) -> int:
-    for cls, status in (
-        (InvalidArgument, 400),
-        (Unauthenticated, 401),
-        (PermissionDenied, 403),
-        (NotFound, 404),
-        (ResourceExhausted, 413),
-    ):
-        if isinstance(error, cls):
-            return status
-    return 409
-
-
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place HTTP errors are mapped: domain errors, aiohttp's own, and the unexpected."""
     try:
         return await handler(request)
     except DomainError as err:
-        status = _status_for(err)
+        status = http_status_for(err)
         extra: dict[str, Any] = {"code": err.reason}
         if isinstance(err, InvalidArgument) and err.violations:
             extra["errors"] = [{"field": v.field, "detail": v.description} for v in err.violations]
