@@ -38,6 +38,7 @@ from ler_platform.events.kafka import KafkaBus
 from ler_platform.inbox import IdempotentConsumer
 from ler_platform.outbox import OutboxRelay, OutboxWriter
 from ler_platform.tables import inbox_table, outbox_table
+from ler_platform.topics import delete_topics_named
 from sqlalchemy import Column, String, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,6 +123,7 @@ async def raw_kafka(kafka: str, n: int) -> dict[str, float]:
     finally:
         await consumer.stop()
         await producer.stop()
+        await delete_topics_named(kafka, [topic])  # runs' topics would pile up on the broker
     return {
         "seconds": done - started,
         "produce_seconds": produced - started,
@@ -201,6 +203,7 @@ async def guaranteed(pg_url: str, kafka: str, n: int) -> dict[str, float]:
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await engine.dispose()
+        await delete_topics_named(kafka, [topic])  # and its .dlq
     return {
         "seconds": done - started,
         "write_seconds": written - started,

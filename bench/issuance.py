@@ -3,7 +3,7 @@
 Run against the real PostgreSQL and Kafka (``make infra``)::
 
     uv run python bench/issuance.py [--credentials 5000] [--rounds 3] [--signing-workers 2]
-                                    [--processes 1] [--json PATH]
+                                    [--request-consumers 2] [--processes 1] [--json PATH]
 
 In one run, on this machine:
 
@@ -54,6 +54,7 @@ from ler_platform.events.envelope import Event
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.events.records import OutgoingRecord
 from ler_platform.kek import new_kek_value
+from ler_platform.topics import delete_topics_named
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -127,7 +128,13 @@ class Service:
     """The issuance service as its own process(es), on a fresh schema and fresh topics."""
 
     def __init__(
-        self, pg_url: str, kafka: str, processes: int, log: Path, signing_workers: int
+        self,
+        pg_url: str,
+        kafka: str,
+        processes: int,
+        log: Path,
+        signing_workers: int,
+        request_consumers: int,
     ) -> None:
         run = uuid.uuid4().hex[:10]
         self.schema = f"bench_{run}"
@@ -144,6 +151,7 @@ class Service:
         self.kek = new_kek_value()
         self.processes = processes
         self.signing_workers = signing_workers
+        self.request_consumers = request_consumers
         self.log = log
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: list[tuple[int, int]] = []
@@ -166,6 +174,7 @@ class Service:
                 "LER_KEK": self.kek,
                 "LER_LOG_LEVEL": "WARNING",
                 "LER_SIGNING_WORKERS": str(self.signing_workers),
+                "LER_REQUEST_CONSUMERS": str(self.request_consumers),
             }
             with open(self.log, "ab") as log:
                 self.procs.append(
@@ -216,12 +225,16 @@ class Service:
                 proc.kill()
 
     async def drop(self) -> None:
+        """Remove this run's schema and topics (left on a shared broker, every run's topics
+        would slow the next: clients decode metadata of every topic in pure Python)."""
         engine = create_async_engine(self.pg_url)
         try:
             async with engine.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
         finally:
             await engine.dispose()
+        topics = [v for k, v in self.names.items() if k.endswith("_TOPIC")]
+        await delete_topics_named(self.kafka, topics)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -240,12 +253,36 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def service_cpu(service: Service) -> tuple[float, float]:
-    """CPU seconds so far of the service processes and of their children (signing workers):
-    a load-independent cost per credential, next to the wall-clock rate."""
-    main = sum(_cpu_seconds(p.pid) for p in service.procs)
-    workers = sum(_cpu_seconds(c) for p in service.procs for c in _children(p.pid))
-    return main, workers
+def _infra_pids() -> dict[str, list[int]]:
+    """PIDs of the Kafka broker and of the PostgreSQL server's processes on this machine."""
+    found: dict[str, list[int]] = {"kafka": [], "postgres": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"kafka.Kafka" in command:
+            found["kafka"].append(int(entry.name))
+        elif command.startswith(b"postgres"):
+            found["postgres"].append(int(entry.name))
+    return found
+
+
+def machine_cpu(service: Service) -> dict[str, float]:
+    """CPU seconds so far, per party: the service processes, their children (signing
+    workers), the Kafka broker, PostgreSQL and this process (which produces the requests and
+    reads the events). Per credential, a load-independent cost next to the wall-clock rate;
+    PostgreSQL backends that exit in between take their CPU with them (an underestimate)."""
+    infra = _infra_pids()
+    return {
+        "service": sum(_cpu_seconds(p.pid) for p in service.procs),
+        "workers": sum(_cpu_seconds(c) for p in service.procs for c in _children(p.pid)),
+        "kafka": sum(_cpu_seconds(pid) for pid in infra["kafka"]),
+        "postgres": sum(_cpu_seconds(pid) for pid in infra["postgres"]),
+        "bench": time.process_time(),
+    }
 
 
 def _records(topic: str, issuer_id: str, n: int, prefix: str) -> list[OutgoingRecord]:
@@ -272,7 +309,7 @@ async def pipeline(service: Service, bus: KafkaBus, issuer_id: str, n: int, pref
     try:
         # the reader joins the group before the clock starts (and skips earlier rounds' events)
         await consumer.getmany(timeout_ms=1000, max_records=1)
-        cpu_before = service_cpu(service)
+        cpu_before = machine_cpu(service)
         started = time.perf_counter()
         for start in range(0, n, 1000):
             await bus.publish_batch(records[start : start + 1000])
@@ -289,13 +326,15 @@ async def pipeline(service: Service, bus: KafkaBus, issuer_id: str, n: int, pref
                         seen.add(event.record_id)
                         sample = sample or event.signed_credential
         done = time.perf_counter()
-        cpu_after = service_cpu(service)
+        cpu_after = machine_cpu(service)
     finally:
         await consumer.stop()
     return {
         "credentials": n,
-        "service_cpu_ms_per_credential": 1000 * (cpu_after[0] - cpu_before[0]) / n,
-        "workers_cpu_ms_per_credential": 1000 * (cpu_after[1] - cpu_before[1]) / n,
+        "cpu_ms_per_credential": {
+            party: round(1000 * (cpu_after[party] - cpu_before[party]) / n, 4)
+            for party in cpu_after
+        },
         "seconds": done - started,
         "produce_seconds": produced - started,
         "credentials_per_s": n / (done - started),
@@ -352,12 +391,20 @@ async def main() -> None:
         default=2,
         help="LER_SIGNING_WORKERS of each service process (0: sign in the service process)",
     )
+    parser.add_argument(
+        "--request-consumers",
+        type=int,
+        default=2,
+        help="LER_REQUEST_CONSUMERS of each service process (request-topic group members)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args()
     pg_url, kafka = _infra()
     log = REPO_ROOT / "var" / "bench-issuance.log"
     log.parent.mkdir(exist_ok=True)
-    service = Service(pg_url, kafka, args.processes, log, args.signing_workers)
+    service = Service(
+        pg_url, kafka, args.processes, log, args.signing_workers, args.request_consumers
+    )
     bus = KafkaBus(kafka, client_id="bench-issuance", topic_partitions=6)
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in SUITES}
     try:
@@ -382,6 +429,7 @@ async def main() -> None:
     results: dict[str, Any] = {
         "processes": args.processes,
         "signing_workers": args.signing_workers,
+        "request_consumers": args.request_consumers,
         "rounds": args.rounds,
         "suites": {},
     }
@@ -406,7 +454,8 @@ async def main() -> None:
     print(
         f"issuance pipeline (request topic -> signed credential stored -> issued event), "
         f"{args.credentials} credentials per suite and round, median of {args.rounds} rounds, "
-        f"{args.processes} service process(es), {args.signing_workers} signing worker(s) each"
+        f"{args.processes} service process(es), {args.signing_workers} signing worker(s) and"
+        f" {args.request_consumers} request-consumer member(s) each"
     )
     print(f"{'suite':<17}{'end to end/s':>14}{'bare sign/s':>13}{'ratio':>8}   spread (e2e; ratio)")
     for name, run in results["suites"].items():
@@ -419,12 +468,14 @@ async def main() -> None:
         )
     for name, run in results["suites"].items():
         runs = run["all_rounds"]
-        main_ms = statistics.median(r["service_cpu_ms_per_credential"] for r in runs)
-        worker_ms = statistics.median(r["workers_cpu_ms_per_credential"] for r in runs)
+        cpu = {
+            party: statistics.median(r["cpu_ms_per_credential"][party] for r in runs)
+            for party in runs[0]["cpu_ms_per_credential"]
+        }
         print(
-            f"{name}: CPU per credential {main_ms:.3f} ms in the service process,"
-            f" {worker_ms:.3f} ms in its signing workers"
-            f" (bare sign: {1000 / run['bare_sign_per_s']:.3f} ms)"
+            f"{name}: CPU ms per credential: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items())
+            + f"; total {sum(cpu.values()):.3f} (bare sign: {1000 / run['bare_sign_per_s']:.3f})"
         )
     print(
         "targets:", ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in results["targets"].items())

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ler_crypto import vc_model
 from ler_crypto.vc_model import DataModelError, Policy
 
@@ -208,6 +211,59 @@ def test_datetime_stamp_parsing() -> None:
 )
 def test_is_url(value: Any, ok: bool) -> None:
     assert vc_model.is_url(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("HTTPS://Example.org", True),  # scheme names are case-insensitive (RFC 3986 §3.1)
+        ("http:/x", False),  # a web URL names a host
+        ("https:///x", False),
+        ("https://?q", False),
+        ("https://#f", False),
+        ("httpx:y", True),  # another scheme, not http
+        ("https://exa mple.org", False),
+        ("https://example.org/\n", False),
+        ("did:example:a<b", False),
+        ("1did:example:x", False),
+        ("d-i.d+x:y", True),
+        ("", False),
+        (b"https://example.org", False),
+    ],
+)
+def test_is_url_edges(value: Any, ok: bool) -> None:
+    assert vc_model.is_url(value) is ok
+
+
+def _is_url_by_parts(value: str) -> bool:
+    """The rule written step by step (the one regular expression in ``is_url`` must agree)."""
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:", value):
+        return False
+    if re.search(r"[\s<>\"{}|\\^`\x00-\x1f\x7f]", value):
+        return False
+    scheme, _, rest = value.partition(":")
+    if not rest:
+        return False
+    if scheme.lower() in ("http", "https"):
+        return rest.startswith("//") and len(rest) > 2 and rest[2] not in "/?#"
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(),
+        st.builds(
+            "".join,
+            st.lists(
+                st.sampled_from(["http", "HTTPS", "s", ":", "/", "?", "#", " ", "x", "did", "\t"]),
+                max_size=8,
+            ),
+        ),
+    )
+)
+def test_is_url_matches_the_rule(value: str) -> None:
+    assert vc_model.is_url(value) is _is_url_by_parts(value)
 
 
 def test_self_asserted_credential_requires_matching_holder() -> None:

@@ -103,6 +103,10 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
     )
     if signing_pool is not None:
         runtime.add_component(signing_pool)
+    # PostgreSQL takes concurrent writers: status entries get their own short transaction and
+    # the request topic several members. SQLite has one writer at a time: a second
+    # transaction would wait for the first (which waits for it), and a second member too.
+    concurrent_writers = runtime.engine.dialect.name != "sqlite"
     ctx = Context(
         uow=uow,
         keys=EnvelopeKeyStore.from_kek(kek),
@@ -111,6 +115,7 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
         batch_max_items=settings.batch_max_items,
         batch_signer=signing_pool,
         catalog=SqlTemplateCatalog(runtime.sessions),
+        status_uow=uow if concurrent_writers else None,
     )
     authenticator.bind(ctx)
     servicer = grpc_api.IssuanceServicer(ctx)
@@ -127,6 +132,7 @@ def bootstrap(settings: IssuanceSettings, *, bus: EventBus | None = None) -> Iss
         requests_topic=settings.requests_topic,
         group_id=settings.consumer_group,
         options=runner_options(settings, runtime.metrics),
+        members=settings.request_consumers if concurrent_writers else 1,
     )
     runtime.add_component(consumer)
 

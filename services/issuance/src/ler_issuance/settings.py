@@ -31,6 +31,10 @@ class IssuanceSettings(ServiceSettings):
     # Processes that check and sign LDP credentials of batches and streamed requests (0: sign
     # in the service process). Signing is CPU-bound: up to the number of cores helps.
     signing_workers: int = Field(default=0, ge=0, le=64)
+    # Members of the requests topic's consumer group in this process (see
+    # IssuanceRequestConsumer): two overlap one batch's database and signing waits with another
+    # batch's work. On SQLite (one writer at a time) there is always one.
+    request_consumers: int = Field(default=2, ge=1, le=16)
     # Topics (overridable so that tests run on fresh ones); defaults per ler_proto.
     requests_topic: str = topics.ISSUANCE_REQUESTS_TOPIC
     results_topic: str = topics.ISSUANCE_RESULTS_TOPIC

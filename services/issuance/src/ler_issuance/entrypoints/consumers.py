@@ -21,6 +21,7 @@ and that row is what sends it to the DLQ again, so no rejection is ever lost.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -155,7 +156,14 @@ def _reason(error: DomainError | PoisonMessage) -> tuple[str, str, str, str]:
 
 
 class IssuanceRequestConsumer:
-    """A consumer-group member for the requests topic (a runtime component)."""
+    """The requests topic's consumer-group members of this process (a runtime component).
+
+    With ``members`` > 1 the process joins the group that many times and the broker shares the
+    partitions among the members as among processes: a request's key (issuer and record id)
+    keeps every request for one record on one member, while two members let one batch's
+    database round trips and its wait for the signing workers overlap with another batch's
+    work. That overlap is what lets issuance use more than one core (bench/issuance.py).
+    """
 
     def __init__(
         self,
@@ -169,7 +177,10 @@ class IssuanceRequestConsumer:
         requests_topic: str,
         group_id: str,
         options: RunnerOptions,
+        members: int = 1,
     ) -> None:
+        if members < 1:
+            raise ValueError("a request consumer needs at least one member")
         self._ctx = ctx
         self._sessions = sessions
         self._inbox = inbox
@@ -177,23 +188,27 @@ class IssuanceRequestConsumer:
         self._topics = topics
         self._group_id = group_id
         self._options = options
-        self._runner = bus.subscribe([requests_topic], group_id, self.handle, options)
+        self._runners = [
+            bus.subscribe([requests_topic], group_id, self.handle, options) for _ in range(members)
+        ]
         self.issued = 0
         self.replayed = 0
         self.rejected = 0
 
     async def start(self) -> None:
         """Join the group and start consuming."""
-        await self._runner.start()
+        for runner in self._runners:
+            await runner.start()
 
     async def stop(self) -> None:
-        """Finish and commit the batch in hand, then leave the group."""
-        await self._runner.stop()
+        """Finish and commit the batches in hand, then leave the group (members together, so
+        that none is handed a leaving member's partitions on its way out)."""
+        await asyncio.gather(*(runner.stop() for runner in self._runners))
 
     @property
     def dead_lettered(self) -> int:
-        """Records sent to the DLQ by this member."""
-        return self._runner.dead_lettered
+        """Records sent to the DLQ by this process's members."""
+        return sum(runner.dead_lettered for runner in self._runners)
 
     async def handle(self, records: Sequence[ConsumedRecord]) -> Sequence[Rejection]:
         """The runner's batch handler (see the module docstring)."""

@@ -87,6 +87,9 @@ class Context:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # the public achievement catalog (SearchAchievementTemplates); None: not offered
     catalog: Any = None
+    # Where status entries are allocated: None, in the issuing transaction; a unit-of-work
+    # factory, in a short transaction of their own (see ``status.allocate_entries``).
+    status_uow: Callable[[], UnitOfWork] | None = None
 
     def sign(
         self, document: dict[str, Any], issuer: Issuer, suite: Cryptosuite, key: SigningKey | None

@@ -178,7 +178,25 @@ async def allocate_entries(
 
     ``aligned[i]`` true: set ``i`` has all its entries at one index (an SD-JWT VC's set, see
     ``domain.status_lists``); otherwise each purpose's index is drawn independently.
+
+    With ``ctx.status_uow`` the entries are taken in a short transaction of their own, committed
+    before ``uow``'s: the lists' rows are locked only while the entries are taken, not while
+    the batch is signed and stored, so concurrent batches of one issuer do not queue behind
+    each other. Should ``uow`` then roll back, its entries stay taken and unused: their bits
+    stay 0 and no other credential is ever given them (random allocation never reuses an
+    index), which costs list capacity, never correctness.
     """
+    if count == 0:
+        return []
+    if ctx.status_uow is None:
+        return await _allocate(ctx, uow, issuer, count, aligned)
+    async with ctx.status_uow() as own:
+        return await _allocate(ctx, own, issuer, count, aligned)
+
+
+async def _allocate(
+    ctx: Context, uow: UnitOfWork, issuer: Issuer, count: int, aligned: Sequence[bool]
+) -> list[tuple[StatusEntryRef, ...]]:
     allocator = _Allocator(ctx, uow, issuer)
     result = [
         await (allocator.aligned() if i < len(aligned) and aligned[i] else allocator.independent())
