@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import sys
 import time
@@ -36,6 +35,7 @@ from ler_platform.db import create_engine, make_metadata, session_factory
 from ler_platform.events import Event, EventTypeRegistry, RunnerOptions
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.inbox import IdempotentConsumer
+from ler_platform.local_infra import LocalInfraMissing, find_local_infra
 from ler_platform.outbox import OutboxRelay, OutboxWriter
 from ler_platform.tables import inbox_table, outbox_table
 from ler_platform.topics import delete_topics_named
@@ -52,19 +52,11 @@ PARTITIONS = 6
 
 
 def _infra() -> tuple[str, str]:
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    env_file = REPO_ROOT / "var" / "infra.env"
-    if len(values) < 2 and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    if not values.get("LER_TEST_PG_DSN") or not values.get("LER_TEST_KAFKA"):
-        sys.exit(
-            "bench needs LER_TEST_PG_DSN and LER_TEST_KAFKA"
-            " (run `make infra`, which writes var/infra.env)"
-        )
-    return values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_test", values["LER_TEST_KAFKA"]
+    try:
+        found = find_local_infra(REPO_ROOT / "var" / "infra.env")
+    except LocalInfraMissing as err:
+        sys.exit(f"bench: {err}")
+    return found.pg_url("ler_test"), found.kafka
 
 
 def _cpu_seconds() -> float:

@@ -8,7 +8,9 @@ Run against the real PostgreSQL and Kafka (``make infra``)::
 In one run, on this machine:
 
 * **bare sign** — ``ler_crypto.dataintegrity.sign`` in a loop in this process on the very
-  credential the service issues (proof removed), per cryptosuite: the ceiling;
+  credential the service issues (proof removed), per cryptosuite: the ceiling; measured just
+  before and just after each pipeline run, and the mean of the two taken (the host's speed
+  drifts);
 * **pipeline** — the issuance service as its own process(es) (``python -m ler_issuance``,
   PostgreSQL + Kafka): ``IssuanceRequested`` records are produced onto the request topic and
   the clock stops when this process has read the ``CredentialIssued`` event of every one of
@@ -17,9 +19,11 @@ In one run, on this machine:
   build and checks, the Data Integrity proof, the insert, the ``CredentialIssued`` and
   ``IssuanceRequestResult`` events in the outbox in the same transaction, the relay to Kafka.
 
-Each round measures, per suite, the pipeline and then the bare sign rate; the medians over the
-rounds are reported with their spread. ``--json PATH`` writes one entry per figure:
-``{"name", "value", "unit", "baseline_name", "baseline_value", "ratio"}``.
+Each round measures, per suite, the bare sign rate, the pipeline and the bare sign rate again;
+the medians over the rounds are reported with their spread, and the CPU each party (service,
+its signing workers, Kafka, PostgreSQL, this process) spent per credential. ``--json PATH``
+writes one entry per figure: ``{"name", "value", "unit", "baseline_name", "baseline_value",
+"ratio"}``.
 
 Targets (issue 4): ≥ 1,000 credentials/s end to end with eddsa-jcs-2022; eddsa-rdfc-2022 end to
 end within 30% of the library's bare rdfc sign rate (ratio ≥ 0.7).
@@ -54,6 +58,7 @@ from ler_platform.events.envelope import Event
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.events.records import OutgoingRecord
 from ler_platform.kek import new_kek_value
+from ler_platform.local_infra import LocalInfraMissing, find_local_infra
 from ler_platform.topics import delete_topics_named
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -68,16 +73,11 @@ LEARNER = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 
 
 def _infra() -> tuple[str, str]:
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    env_file = REPO_ROOT / "var" / "infra.env"
-    if len(values) < 2 and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    if not values.get("LER_TEST_PG_DSN") or not values.get("LER_TEST_KAFKA"):
-        sys.exit("bench needs LER_TEST_PG_DSN and LER_TEST_KAFKA (run `make infra`)")
-    return values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_test", values["LER_TEST_KAFKA"]
+    try:
+        found = find_local_infra(REPO_ROOT / "var" / "infra.env")
+    except LocalInfraMissing as err:
+        sys.exit(f"bench: {err}")
+    return found.pg_url("ler_test"), found.kafka
 
 
 def _free_port() -> int:
@@ -412,14 +412,21 @@ async def main() -> None:
         await bus.start()
         await service.ready()
         issuers = {name: await service.register(suite) for name, suite in SUITES.items()}
-        for name, issuer_id in issuers.items():
-            await pipeline(service, bus, issuer_id, 300, f"warm-{name}-")  # pools, caches
+        samples = {}
+        for name, issuer_id in issuers.items():  # warms pools and caches; a credential to sign
+            warm = await pipeline(service, bus, issuer_id, 300, f"warm-{name}-")
+            samples[name] = json.loads(warm["sample"])
         for r in range(args.rounds):
             # suites alternate within a round so that a burst of load hits both alike
             for name, issuer_id in issuers.items():
+                # the host's speed drifts (up to 2x within minutes on a shared machine): the
+                # baseline is the mean of the bare rate just before and just after the pipeline
+                before = bare_sign_rate(samples[name], name, seconds=1.5)
                 run = await pipeline(service, bus, issuer_id, args.credentials, f"r{r}-")
-                credential = json.loads(run.pop("sample"))
-                run["bare_sign_per_s"] = bare_sign_rate(credential, name)
+                samples[name] = json.loads(run.pop("sample"))
+                after = bare_sign_rate(samples[name], name, seconds=1.5)
+                run["bare_sign_per_s"] = (before + after) / 2
+                run["bare_sign_before_after"] = (round(before, 1), round(after, 1))
                 run["ratio_to_bare_sign"] = run["credentials_per_s"] / run["bare_sign_per_s"]
                 rounds[name].append(run)
     finally:

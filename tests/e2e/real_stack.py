@@ -34,6 +34,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ler_cli.journey import RealStack
 from ler_cli.journey.tls import write_loopback_certificate
+from ler_platform.local_infra import LocalInfraMissing, find_local_infra
 from ler_platform.topics import delete_topics_matching
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -87,17 +88,11 @@ class RunningStack:
 
 def infra() -> tuple[str, str]:
     """(PostgreSQL DSN without a database, Kafka bootstrap); raises when they are not known."""
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    env_file = REPO_ROOT / "var" / "infra.env"
-    if len(values) < 2 and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
-    if missing:
-        raise RealStackError(f"the real stack needs {', '.join(missing)}: run `make infra`")
-    return values["LER_TEST_PG_DSN"].rstrip("/"), values["LER_TEST_KAFKA"]
+    try:
+        found = find_local_infra(REPO_ROOT / "var" / "infra.env")
+    except LocalInfraMissing as err:
+        raise RealStackError(f"the real stack: {err}") from err
+    return found.pg_dsn, found.kafka
 
 
 def _free_port() -> int:

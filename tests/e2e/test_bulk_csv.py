@@ -28,6 +28,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 from ler_platform.kek import new_kek_value
+from ler_platform.local_infra import KAFKA_KEY, PG_KEY, LocalInfraMissing, find_local_infra
 
 pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -41,17 +42,11 @@ OPERATOR_TOKEN = "bulk-csv-operator-token-" + uuid.uuid4().hex
 def _infra() -> dict[str, str]:
     """LER_TEST_PG_DSN and LER_TEST_KAFKA from the environment or var/infra.env; FAILS (never
     skips) when absent: run `make infra`."""
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    env_file = REPO / "var" / "infra.env"
-    if len(values) < 2 and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
-    if missing:
-        pytest.fail(f"real-server test needs {', '.join(missing)}: run `make infra`")
-    return values
+    try:
+        found = find_local_infra(REPO / "var" / "infra.env")
+    except LocalInfraMissing as err:
+        pytest.fail(f"real-server test: {err}")
+    return {PG_KEY: found.pg_dsn, KAFKA_KEY: found.kafka}
 
 
 def _free_port() -> int:

@@ -20,6 +20,7 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ler_platform.local_infra import KAFKA_KEY, PG_KEY, LocalInfraMissing, find_local_infra
 
 SERVICES = ["issuance", "wallet", "verification", "intake"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -41,17 +42,11 @@ def _free_port() -> int:
 
 
 def _infra_env() -> dict[str, str]:
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    env_file = REPO_ROOT / "var" / "infra.env"
-    if len(values) < 2 and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
-    if missing:
-        pytest.fail(f"real-server test needs {', '.join(missing)}: run `make infra` or export them")
-    return values
+    try:
+        found = find_local_infra(REPO_ROOT / "var" / "infra.env")
+    except LocalInfraMissing as err:
+        pytest.fail(f"real-server test: {err}")
+    return {PG_KEY: found.pg_dsn, KAFKA_KEY: found.kafka}
 
 
 async def _health(port: int, service: str = "") -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import textwrap
 import time
 import uuid
@@ -16,6 +15,7 @@ import pytest
 from ler_platform.db import make_metadata
 from ler_platform.events.bus import BusConsumer, EventBus
 from ler_platform.events.records import ConsumedRecord
+from ler_platform.local_infra import LocalInfraMissing, find_local_infra
 from ler_platform.tables import inbox_table, outbox_table
 from ler_platform.topics import delete_topics_matching
 from sqlalchemy import Column, MetaData, String, Table, Text
@@ -42,20 +42,11 @@ def infra() -> Infra:
 
     FAILS (never skips) when they are absent.
     """
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    if len(values) < 2 and INFRA_ENV.is_file():
-        for line in INFRA_ENV.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
-    if missing:
-        pytest.fail(
-            f"real-server test needs {', '.join(missing)}:"
-            " run `make infra` (deploy/local/infra.sh up),"
-            f" which writes {INFRA_ENV}, or export the variables"
-        )
-    coords = Infra(values["LER_TEST_PG_DSN"], values["LER_TEST_KAFKA"])
+    try:
+        found = find_local_infra(INFRA_ENV)
+    except LocalInfraMissing as err:
+        pytest.fail(f"real-server test: {err}")
+    coords = Infra(found.pg_dsn, found.kafka)
     REAL_SERVERS_USED[:] = [coords]
     return coords
 

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import ipaddress
 import json
-import os
 import ssl
 import time
 import uuid
@@ -29,6 +28,7 @@ from ler_crypto import dataintegrity, obv3, status_list
 from ler_crypto.did import did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_platform.grpc_server import bearer_metadata
+from ler_platform.local_infra import KAFKA_KEY, PG_KEY, LocalInfraMissing, find_local_infra
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 INFRA_ENV = REPO_ROOT / "var" / "infra.env"
@@ -236,17 +236,11 @@ def presentation(
 
 def infra() -> dict[str, str]:
     """Real-server coordinates; FAILS (never skips) when absent."""
-    keys = ("LER_TEST_PG_DSN", "LER_TEST_KAFKA")
-    values = {k: os.environ[k] for k in keys if k in os.environ}
-    if len(values) < 2 and INFRA_ENV.is_file():
-        for line in INFRA_ENV.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in keys if not values.get(k)]
-    if missing:
-        pytest.fail(f"real-server test needs {', '.join(missing)}: run `make infra` or export them")
-    return values
+    try:
+        found = find_local_infra(INFRA_ENV)
+    except LocalInfraMissing as err:
+        pytest.fail(f"real-server test: {err}")
+    return {PG_KEY: found.pg_dsn, KAFKA_KEY: found.kafka}
 
 
 async def poll_until(

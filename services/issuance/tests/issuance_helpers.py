@@ -248,20 +248,14 @@ INFRA_ENV = REPO_ROOT / "var" / "infra.env"
 
 def real_infra() -> tuple[str, str]:
     """(PostgreSQL URL of ler_test, Kafka bootstrap) — FAILS, never skips, when absent."""
-    import os
-
     import pytest
+    from ler_platform.local_infra import LocalInfraMissing, find_local_infra
 
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    if len(values) < 2 and INFRA_ENV.is_file():
-        for line in INFRA_ENV.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
-    if missing:
-        pytest.fail(f"real-server test needs {', '.join(missing)}: run `make infra`")
-    return values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_test", values["LER_TEST_KAFKA"]
+    try:
+        found = find_local_infra(INFRA_ENV)
+    except LocalInfraMissing as err:
+        pytest.fail(f"real-server test: {err}")
+    return found.pg_url("ler_test"), found.kafka
 
 
 def run_names() -> dict[str, str]:
