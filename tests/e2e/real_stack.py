@@ -33,8 +33,8 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ler_cli.journey import RealStack
-from ler_cli.journey.tls import write_loopback_certificate
 from ler_platform.local_infra import LocalInfraMissing, find_local_infra
+from ler_platform.local_tls import write_loopback_certificate
 from ler_platform.topics import delete_topics_matching
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine

@@ -11,6 +11,7 @@ from ler_platform.errors import ConfigurationError
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.events.security import KafkaSecurity
 from ler_platform.lifecycle import DEFAULT_SHUTDOWN_DEADLINE_SECONDS
+from ler_platform.local_tls import write_loopback_certificate
 from ler_platform.runtime import make_bus
 from ler_platform.settings import ServiceSettings
 from pydantic import ValidationError
@@ -92,7 +93,7 @@ async def test_kafka_sasl_ssl_settings_reach_the_clients(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     ca = tmp_path / "ca.crt"
-    ca.write_bytes(_self_signed_ca_pem())
+    ca.write_bytes(write_loopback_certificate(tmp_path / "tls")[0].read_bytes())
     monkeypatch.setenv("LER_KAFKA_BOOTSTRAP_SERVERS", "broker:9093")
     monkeypatch.setenv("LER_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("LER_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
@@ -139,29 +140,3 @@ def test_a_missing_ca_file_is_named() -> None:
 
 def test_plaintext_is_the_default() -> None:
     assert ServiceSettings().kafka_security.client_kwargs() == {"security_protocol": "PLAINTEXT"}
-
-
-def _self_signed_ca_pem() -> bytes:
-    # cryptography is in the workspace (ler-crypto); a throwaway CA for the TLS context
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ler-test-ca")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from intake_helpers import Caller, HttpsServer, Issuer, Party, intake_stub, make_tls_files
+from intake_helpers import Caller, HttpsServer, Issuer, Party, intake_stub
 from ler.intake.v1 import intake_service_pb2 as pb
 from ler_intake.bootstrap import IntakeApp, bootstrap
 from ler_intake.settings import IntakeSettings
 from ler_platform.events.bus import EventBus
 from ler_platform.events.inprocess import InProcessBus
 from ler_platform.kek import new_kek_value
+from ler_platform.local_tls import write_loopback_certificate
 from ler_proto.events import intake as intake_topics
 from ler_proto.events import issuance as issuance_topics
 from ler_verification.bootstrap import VerificationApp
@@ -120,7 +121,7 @@ async def start_verification(
 
 
 async def start_stack(tmp_path: Path, *, verification_port: int = 0, **intake_extra: Any) -> Stack:
-    cert, key = make_tls_files(tmp_path)
+    cert, key = write_loopback_certificate(tmp_path)
     docs = HttpsServer(cert, key)
     await docs.start()
     issuer = Issuer(Party.new(), docs)

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 from intake_fakes import FakeShareLinks, FakeUnitOfWork, FakeVerification, Store
-from intake_helpers import HttpsServer, make_tls_files
+from intake_helpers import HttpsServer
 from ler_intake.adapters.webhooks import WebhookSender, backoff
 from ler_intake.domain.model import Provider
 from ler_intake.service_layer.context import Context
+from ler_platform.local_tls import write_loopback_certificate
 
 
 async def test_retried_with_backoff_until_delivered_and_signed(tmp_path: Path) -> None:
-    cert, key = make_tls_files(tmp_path)
+    cert, key = write_loopback_certificate(tmp_path)
     receiver = HttpsServer(cert, key)
     await receiver.start()
     now = [datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]
@@ -70,7 +71,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 async def test_no_transaction_is_open_while_sending_and_a_crash_resends(tmp_path: Path) -> None:
-    cert, key = make_tls_files(tmp_path)
+    cert, key = write_loopback_certificate(tmp_path)
     receiver = HttpsServer(cert, key)
     await receiver.start()
     now = [datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]

@@ -25,7 +25,6 @@ from intake_helpers import (
     Party,
     infra,
     intake_stub,
-    make_tls_files,
 )
 from ler.common.v1 import tenant_pb2 as tpb
 from ler.verification.v1 import verification_service_pb2 as vpb
@@ -33,6 +32,7 @@ from ler.verification.v1 import verification_service_pb2_grpc as vpb_grpc
 from ler_intake.bootstrap import bootstrap
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.grpc_server import bearer_metadata
+from ler_platform.local_tls import write_loopback_certificate
 from ler_platform.topics import delete_topics_named
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -108,7 +108,7 @@ async def _wait_ready(port: int, key: str) -> None:
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     servers = infra()
-    cert, key = make_tls_files(tmp_path)
+    cert, key = write_loopback_certificate(tmp_path)
     docs = HttpsServer(cert, key)
     await docs.start()
     issuer = Issuer(Party.new(), docs)

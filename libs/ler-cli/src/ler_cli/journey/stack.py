@@ -29,10 +29,10 @@ from ler_platform.events.bus import EventBus
 from ler_platform.events.inprocess import InProcessBus
 from ler_platform.events.kafka import KafkaBus
 from ler_platform.kek import new_kek_value
+from ler_platform.local_tls import write_loopback_certificate
 from ler_proto.events.issuance import ISSUANCE_REQUESTS_TOPIC
 
 from ler_cli.journey.errors import JourneyError
-from ler_cli.journey.tls import write_loopback_certificate
 
 log = logging.getLogger(__name__)
 
