@@ -1,19 +1,24 @@
 """Benchmark: verification throughput through gRPC, beside ler_crypto's bare verify rate.
 
-    uv run python bench/verification.py [--seconds 5] [--runs 3] [--real] [--json PATH]
+    uv run python bench/verification.py [--seconds 5] [--runs 3] [--workers N] [--real]
+                                        [--json PATH]
 
 In one run, on this machine:
 
 * **bare** — ``ler_crypto.verifier.verify_credential`` called in a loop in this process, with
   the same credential, the same status list (from memory) and no trust list: the ceiling;
+  measured before and after the service figures, and the mean of the two taken;
 * **unary** — ``VerifyCredential`` one call at a time, then with 32 calls in flight
   (p50/p99 latency at concurrency 32);
 * **streamed** — ``VerifyStream`` with every item of the run on one stream.
 
 The service runs as its own process (embedded mode: SQLite, in-process bus), as it is
 deployed; this process is the client. Each service-side verification pays everything a
-real one does: the proof, the status list (fetched through the service's cache; its proof
-verified once per list content, as in the bare loop), the report mapping and a
+real one does: the offline phase (parse, data model with the JSON-LD check, OB 3.0 profile)
+on the service's worker process(es) (``--workers``, ``LER_VERIFY_WORKERS``; default the
+service's own, 1; 0 = in the service process), micro-batched under load; then in the service
+process the proof, the issuer key, the status list (fetched through the service's cache; its
+proof verified once per list content, as in the bare loop), the report mapping and a
 ``VerificationCompleted`` event committed to the outbox before the answer (group commit).
 The credential is a realistic ~3 KB Open Badges 3.0 credential signed with eddsa-jcs-2022.
 Targets (issue 6): streamed ≥ 70% of bare; p99 < 20 ms at concurrency 32.
@@ -50,6 +55,7 @@ from ler_crypto.bench import realistic_ob3_credential
 from ler_crypto.did import DidResolver, did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_crypto.verifier import verify_credential
+from ler_verification.settings import VerificationSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 32
@@ -125,7 +131,7 @@ def _real_infra() -> dict[str, str]:
 
 
 def _start_service(
-    workdir: Path, cert: Path, *, real: bool
+    workdir: Path, cert: Path, *, real: bool, workers: int | None
 ) -> tuple[subprocess.Popen[bytes], int, str]:
     env = {
         **os.environ,
@@ -137,6 +143,7 @@ def _start_service(
         "LER_LOG_LEVEL": "WARNING",
         "LER_KAFKA_BOOTSTRAP_SERVERS": "",
         **(_real_infra() if real else {}),
+        **({"LER_VERIFY_WORKERS": str(workers)} if workers is not None else {}),
     }
     tenant = f"ver_bench_{uuid.uuid4().hex[:8]}"
     api_key = (
@@ -220,7 +227,15 @@ async def _streamed(stub: Any, md: Any, data: bytes, items: int) -> float:
     return answered / (time.perf_counter() - started)
 
 
-async def run(seconds: float, *, real: bool = False) -> dict[str, Any]:
+def _service_workers(workers: int | None) -> int:
+    """The worker count the service runs with (ours, else its environment's or default)."""
+    if workers is not None:
+        return workers
+    default = VerificationSettings.model_fields["verify_workers"].default
+    return int(os.environ.get("LER_VERIFY_WORKERS", default))
+
+
+async def run(seconds: float, *, real: bool = False, workers: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         cert, key = write_loopback_certificate(workdir)
@@ -228,19 +243,24 @@ async def run(seconds: float, *, real: bool = False) -> dict[str, Any]:
         doc, list_doc = _credential(port)
         # the list server must be up at `port` (the credential names it); rebind exactly there
         runner = await _serve_list_at(list_doc, cert, key, port)
-        process, grpc_port, api_key = _start_service(workdir, cert, real=real)
+        process, grpc_port, api_key = _start_service(workdir, cert, real=real, workers=workers)
         try:
             md = (("authorization", f"Bearer {api_key}"),)
             data = json.dumps(doc).encode()
             async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
                 await _wait_serving(channel)
-                # measured once the service has started, so its start-up does not compete
-                bare = await _bare_rate(doc, list_doc, seconds)
+                # measured once the service has started, so its start-up does not compete;
+                # and again at the end: the host's speed drifts (up to 2x within minutes on a
+                # shared machine), so the baseline is the mean of the two
+                bare_before = await _bare_rate(doc, list_doc, seconds / 2)
                 stub = pb_grpc.VerificationServiceStub(channel)
                 await _unary(stub, md, data, 1.0, 4)  # warm-up: caches, connections
                 single = await _unary(stub, md, data, seconds, 1)
                 concurrent = await _unary(stub, md, data, seconds, CONCURRENCY)
-                streamed = await _streamed(stub, md, data, max(500, int(bare * seconds)))
+                items = max(500, int(bare_before * seconds))
+                streamed = await _streamed(stub, md, data, items)
+                bare_after = await _bare_rate(doc, list_doc, seconds / 2)
+                bare = (bare_before + bare_after) / 2
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -248,7 +268,9 @@ async def run(seconds: float, *, real: bool = False) -> dict[str, Any]:
     return {
         "cryptosuite": "eddsa-jcs-2022",
         "mode": "real (PostgreSQL + Kafka)" if real else "embedded (SQLite + in-process bus)",
+        "verify_workers": _service_workers(workers),
         "bare_verify_per_s": round(bare, 1),
+        "bare_verify_before_after": (round(bare_before, 1), round(bare_after, 1)),
         "grpc_unary_per_s": round(single["rate"], 1),
         "grpc_unary_c32_per_s": round(concurrent["rate"], 1),
         "grpc_c32_p50_ms": round(concurrent["p50_ms"], 2),
@@ -344,6 +366,12 @@ def report(results: list[dict[str, Any]]) -> None:
         f"verification, {first['mode']} ({first['cryptosuite']},"
         f" one ~3 KB OB 3.0 credential with a status list{runs})"
     )
+    workers = int(first["verify_workers"])
+    where = f"on {workers} worker process(es)" if workers else "in the service process"
+    print(
+        f"  service: LER_VERIFY_WORKERS={workers} (offline phase {where});"
+        f" {os.cpu_count()} CPU(s) shared with this client"
+    )
     print(
         f"  ler_crypto bare verify         {med['bare_verify_per_s']:>9.1f} /s  (baseline)"
         + _spread(results, "bare_verify_per_s", ".0f")
@@ -372,10 +400,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="repeat; figures are medians")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write the figures here")
     parser.add_argument("--real", action="store_true", help="PostgreSQL + Kafka (make infra)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="the service's LER_VERIFY_WORKERS (default: the service's default)",
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    results = [asyncio.run(run(args.seconds, real=args.real)) for _ in range(args.runs)]
+    if args.workers is not None and not 0 <= args.workers <= 16:
+        parser.error("--workers must be between 0 and 16")
+    results = [
+        asyncio.run(run(args.seconds, real=args.real, workers=args.workers))
+        for _ in range(args.runs)
+    ]
     report(results)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

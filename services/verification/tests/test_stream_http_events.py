@@ -147,6 +147,43 @@ async def test_stream_reads_no_further_ahead_than_its_pending_limit(service: Run
     assert len(rest) + 1 == 100 and first.credential.report.verdict == rpb.VERDICT_FAILED
 
 
+async def test_stream_read_ahead_is_bounded_in_bytes_too(service: Running) -> None:
+    # many small items may be in flight, but not many large ones: the byte budget stops the
+    # reading first (and one item larger than the whole budget still goes through alone)
+    app = service.app
+    servicer = VerificationServicer(
+        app.service,
+        app.uow_factory,
+        app.trust,
+        stream_concurrency=2,
+        stream_max_pending=1000,
+        stream_max_pending_bytes=5_000,
+    )
+    read = 0
+
+    async def requests():  # type: ignore[no-untyped-def]
+        nonlocal read
+        for i in range(60):
+            read += 1
+            body = b"{" + b" " * (20_000 if i == 59 else 990) + b"}"
+            yield pb.VerifyStreamRequest(
+                correlation_id=str(i), credential=pb.VerifyCredentialRequest(credential=body)
+            )
+
+    token = current_tenant.set(Tenant(service.verifier_id, "verifier"))
+    try:
+        responses = servicer.VerifyStream(requests(), None)  # type: ignore[arg-type]
+        first = await anext(responses)
+        await asyncio.sleep(0.5)
+        # ~1 KB items against a 5 KB budget: 5 in flight, plus the one released by the answer
+        assert read <= 5 + 1 + 1, read
+        rest = [r async for r in responses]
+    finally:
+        current_tenant.reset(token)
+    assert len(rest) + 1 == 60 and first.WhichOneof("result") == "credential"
+    assert all(r.WhichOneof("result") == "credential" for r in rest)  # the 20 KB one too
+
+
 async def _events(service: Running, count: int) -> list[events_pb2.VerificationCompleted]:
     consumer = service.app.runtime.bus.consumer(
         [VERIFICATIONS_TOPIC], f"t-{uuid.uuid4().hex}", max_records=100

@@ -245,6 +245,10 @@ def settings_for(database_url: str, ca_file: Path, **overrides: Any) -> Verifica
         "fetch_ca_file": str(ca_file),
         "instance_id": uuid.uuid4().hex[:8],
         "outbox_poll_interval_seconds": 0.1,
+        # in-process unless a test is about the worker pool (test_verify_pool.py): a spawned
+        # worker per test would cost every test a second or two of start-up. Setting
+        # LER_VERIFY_WORKERS runs every test through a pool instead.
+        "verify_workers": int(os.environ.get("LER_VERIFY_WORKERS", "0")),
     }
     values.update(overrides)
     return VerificationSettings(**values)

@@ -135,6 +135,7 @@ class ServiceRuntime:
             bus,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
+            linger=settings.outbox_linger_seconds,
             notifier=self._notifier,
             metrics=self.metrics,
         )

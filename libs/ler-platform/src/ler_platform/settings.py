@@ -79,6 +79,9 @@ class ServiceSettings(BaseSettings):
     max_message_bytes: int = Field(default=1024 * 1024, ge=1)
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_seconds: float = Field(default=0.5, gt=0)
+    # once caught up, the relay waits this long after a commit wakes it, so that the commits
+    # of a burst are claimed and published together (events are delayed by at most this)
+    outbox_linger_seconds: float = Field(default=0.02, ge=0, le=1)
 
     @model_validator(mode="after")
     def _default_database_url(self) -> Self:

@@ -26,6 +26,7 @@ from ler_verification.adapters.fetching import (
     InvalidatingCache,
 )
 from ler_verification.adapters.maintenance import InboxPruner
+from ler_verification.adapters.prepare_pool import PreparePool
 from ler_verification.domain.events import VerificationCompleted
 from ler_verification.entrypoints import grpc_api
 from ler_verification.entrypoints.consumers import STATUS_REGISTRY, StatusChangeHandler
@@ -65,6 +66,8 @@ class VerificationApp:
     status_lists: CachedStatusListFetcher
     did_documents: CachedDidWebFetcher
     trust: TrustListCache
+    # worker processes for the offline phase of verification (None: in-process)
+    prepare_pool: PreparePool | None = None
 
     async def serve_until(self, stop: asyncio.Event) -> None:
         """See ``ServiceRuntime.serve_until``."""
@@ -131,6 +134,11 @@ def bootstrap(
         runtime.metrics.increment(CREDENTIALS_VERIFIED, verdict=event.verdict.value)
         await batcher.publish(event)
 
+    # started before the gRPC server (components start first), so no request waits for it
+    pool = PreparePool(settings.verify_workers) if settings.verify_workers else None
+    if pool is not None:
+        runtime.add_component(pool)
+
     service = VerificationService(
         uow_factory,
         resolver=resolver,
@@ -139,6 +147,7 @@ def bootstrap(
         publish=publish,
         clock_skew=timedelta(seconds=settings.clock_skew_seconds),
         now=now,
+        preparer=pool,
     )
     servicer = grpc_api.VerificationServicer(
         service,
@@ -146,6 +155,7 @@ def bootstrap(
         trust,
         stream_concurrency=settings.stream_concurrency,
         stream_max_pending=settings.stream_max_pending,
+        stream_max_pending_bytes=settings.stream_max_pending_bytes,
         now=now,
     )
     runtime.grpc.add_service(grpc_api.SERVICE_NAME, grpc_api.register(servicer))
@@ -169,4 +179,4 @@ def bootstrap(
         STATUS_REGISTRY,
         handler=StatusChangeHandler(status_lists, did_documents),
     )
-    return VerificationApp(runtime, service, uow_factory, status_lists, did_documents, trust)
+    return VerificationApp(runtime, service, uow_factory, status_lists, did_documents, trust, pool)

@@ -38,8 +38,15 @@ class VerificationSettings(ServiceSettings):
     trust_cache_seconds: float = Field(default=5.0, ge=0)
     auth_cache_seconds: float = Field(default=30.0, ge=0)
     # VerifyStream: items verified at once per stream, and items read ahead of responses
-    stream_concurrency: int = Field(default=32, ge=1, le=256)
-    stream_max_pending: int = Field(default=64, ge=1, le=1024)
+    # (many in flight let the service batch their work: the worker pool's batches, one event
+    # commit for many items; read-ahead is also bounded in bytes)
+    stream_concurrency: int = Field(default=128, ge=1, le=512)
+    stream_max_pending: int = Field(default=256, ge=1, le=4096)
+    stream_max_pending_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # worker processes for the offline phase of credential verification (parse, data model,
+    # JSON-LD, profile: ~70% of its CPU), so that the service uses more than one core;
+    # 0 = all of it in the service process
+    verify_workers: int = Field(default=1, ge=0, le=16)
     # where CredentialStatusChanged events arrive (to drop cached status lists and DIDs)
     status_topic: str = Field(default=issuance_topics.CREDENTIALS_STATUS_TOPIC, min_length=1)
     # every replica must see every status event to drop its own caches, so each instance

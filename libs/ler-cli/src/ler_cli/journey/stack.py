@@ -214,6 +214,8 @@ class EmbeddedStack:
                 fetch_allow_private=True,
                 fetch_ca_file=str(cert),
                 instance_id=f"embedded-{uuid.uuid4().hex[:8]}",
+                # the whole story in this one process: no worker process for its few checks
+                verify_workers=0,
             ),
             bus=self._bus,
         )

@@ -11,27 +11,17 @@ from ler_crypto.contexts import ContextLoader
 from ler_crypto.did import DidResolver
 from ler_crypto.errors import CryptoError
 from ler_crypto.report import Outcome, VerificationReport
-from ler_crypto.sdjwt.vc_report import verify_sd_jwt_vc
 from ler_crypto.vc_model import Policy
-from ler_crypto.verifier.checks import (
-    check_data_model,
-    check_issuer_key,
-    check_profile,
-    check_proofs,
-    check_trust,
-    check_validity,
-    parse_input,
-    proof_signers,
-)
-from ler_crypto.verifier.options import (
-    VC_PURPOSE,
-    VP_PURPOSE,
-    StatusListFetcher,
-    VerifyOptions,
-    short,
+from ler_crypto.verifier.checks import check_data_model, check_proofs, parse_input, proof_signers
+from ler_crypto.verifier.options import VP_PURPOSE, StatusListFetcher, VerifyOptions, short
+from ler_crypto.verifier.phases import (
+    complete_credential,
+    complete_document,
+    default_policy,
+    prepare_credential,
+    prepare_document,
 )
 from ler_crypto.verifier.presentation import check_challenge_domain, check_holder_binding
-from ler_crypto.verifier.status import check_status
 
 
 def _new_report(kind: str) -> VerificationReport:
@@ -45,23 +35,8 @@ async def _verify_credential_doc(
     *,
     secured_by: str | None = None,
 ) -> None:
-    report.subject = doc.get("id") if isinstance(doc.get("id"), str) else None
-    report.issuer = vc_model.issuer_id(doc)
-    generic = check_data_model(doc, report, opts, presentation=False)
-    check_profile(doc, report, opts, generic=generic)
-    if secured_by is not None and "proof" not in doc:
-        report.add(
-            "proof",
-            "Data Integrity proof",
-            Outcome.PASS,
-            f"self-asserted: secured by the presentation's proof from {secured_by}",
-        )
-    else:
-        await check_proofs(doc, report, opts, purpose=VC_PURPOSE)
-        await check_issuer_key(doc, report, opts)
-    check_trust(report.issuer, report, opts)
-    check_validity(doc, report, opts)
-    await check_status(doc, report, opts)
+    prepare_document(doc, report, opts)
+    await complete_document(doc, report, opts, secured_by=secured_by)
 
 
 async def verify_credential(
@@ -80,31 +55,22 @@ async def verify_credential(
     """Verify a credential (dict or JSON text) or an SD-JWT VC (compact string).
 
     Never raises for bad input. For an SD-JWT VC, ``challenge``/``domain`` are the expected
-    key-binding ``nonce``/``aud``.
+    key-binding ``nonce``/``aud``. Exactly :func:`prepare_credential` (offline: parse, data
+    model, profile) then :func:`complete_credential` (proofs, issuer, trust, validity, status).
     """
-    opts = VerifyOptions(
-        resolver,
-        status_fetcher,
-        loader,
-        now,
-        clock_skew,
-        trusted_issuers,
-        policy or Policy(allow_v1=True),
+    prepared = prepare_credential(doc_or_jwt, policy=policy, loader=loader)
+    return await complete_credential(
+        prepared,
+        resolver=resolver,
+        status_fetcher=status_fetcher,
+        loader=loader,
+        now=now,
+        clock_skew=clock_skew,
+        trusted_issuers=trusted_issuers,
+        policy=policy,
+        challenge=challenge,
+        domain=domain,
     )
-    report = _new_report("credential")
-    try:
-        doc = parse_input(doc_or_jwt, report)
-        if doc is None:
-            return report
-        if isinstance(doc, str):
-            report.kind = "sd-jwt-vc"
-            await verify_sd_jwt_vc(doc, report, opts, nonce=challenge, audience=domain)
-            return report
-        await _verify_credential_doc(doc, report, opts)
-    except CryptoError as err:
-        # Defensive: every step reports its own errors; anything left is still a failed check.
-        report.add("internal", "Verification completed", Outcome.FAIL, short(str(err)))
-    return report
 
 
 async def verify_presentation(
@@ -129,7 +95,7 @@ async def verify_presentation(
         now,
         clock_skew,
         trusted_issuers,
-        policy or Policy(allow_v1=True),
+        default_policy(policy),
     )
     report = _new_report("presentation")
     try:

@@ -126,13 +126,17 @@ def _parse(data: bytes, declared: Format) -> _Parsed:
     return _Parsed(data, declared if declared is not Format.UNKNOWN else detected)
 
 
-def _document(data: bytes, parsed: _Parsed, crypto_report: CryptoReport) -> Any:
-    """The JSON document, once ler_crypto's bounded parser has accepted it (else ``None``)."""
+def _document(data: bytes, parsed: _Parsed, crypto_report: CryptoReport, prepared: Any) -> Any:
+    """The JSON document, once ler_crypto's bounded parser has accepted it (else ``None``).
+
+    ``prepared``: the document the offline phase parsed, if any (not parsed again)."""
     if parsed.format is not Format.LDP_VC or crypto_report.malformed:
         return None
     parse = crypto_report.check("parse")
     if parse is None or parse.outcome is not CryptoOutcome.PASS:
         return None
+    if isinstance(prepared, dict):
+        return prepared
     # safe to load plainly: within ler_crypto's size, depth and duplicate-key limits
     return json.loads(data)
 
@@ -185,6 +189,24 @@ def _issuers(crypto_report: CryptoReport) -> tuple[str, ...]:
     )
 
 
+class CredentialPreparer(Protocol):
+    """Runs the offline phase of credential verification (``ler_crypto``'s
+    ``prepare_credential``: parse, data model, JSON-LD, profile) — in this process or on
+    worker processes (``adapters.prepare_pool``)."""
+
+    async def prepare(self, data: Any, policy: CryptoPolicy) -> crypto.PreparedCredential:
+        """The prepared credential for ``data`` (bytes of JSON, or an SD-JWT VC string)."""
+        ...
+
+
+class InProcessPreparer:
+    """The offline phase in the service's own process (no worker processes)."""
+
+    async def prepare(self, data: Any, policy: CryptoPolicy) -> crypto.PreparedCredential:
+        """See ``CredentialPreparer``."""
+        return crypto.prepare_credential(data, policy=policy)
+
+
 @runtime_checkable
 class FreshnessAwareStatusLists(Protocol):
     """A status list fetcher that can refetch lists cached before a given instant."""
@@ -209,8 +231,10 @@ class VerificationService:
         publish: Callable[[VerificationCompleted], Awaitable[None]] | None = None,
         clock_skew: timedelta = timedelta(seconds=60),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        preparer: CredentialPreparer | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._preparer = preparer or InProcessPreparer()
         self._resolver = resolver
         self._status_fetcher = status_fetcher
         self._trust = trust
@@ -273,8 +297,15 @@ class VerificationService:
         if parsed.mismatch is not None:
             report = syntax_failure(parsed.mismatch)
         else:
-            crypto_report = await crypto.verify_credential(parsed.payload, **options)
-            document = _document(cmd.data, parsed, crypto_report)
+            # the offline phase (parse, data model, profile) may run on a worker process;
+            # SD-JWT VCs have none worth moving (ler_crypto verifies them whole online)
+            if parsed.format is Format.SD_JWT_VC:
+                prepared = crypto.prepare_credential(parsed.payload, policy=options["policy"])
+            else:
+                prepared = await self._preparer.prepare(parsed.payload, options["policy"])
+            document = prepared.document
+            crypto_report = await crypto.complete_credential(prepared, **options)
+            document = _document(cmd.data, parsed, crypto_report, document)
             report = apply_policy(from_crypto(crypto_report, document), cmd.policy)
             issuers = _issuers(crypto_report)
             sd_jwt_summary = _sd_jwt_summary(parsed, crypto_report)
@@ -319,7 +350,7 @@ class VerificationService:
                 crypto_report = await crypto.verify_presentation(
                     parsed.payload, challenge=cmd.challenge, domain=cmd.domain, **options
                 )
-            document = _document(cmd.data, parsed, crypto_report)
+            document = _document(cmd.data, parsed, crypto_report, None)
             report = apply_policy(from_crypto(crypto_report, document), cmd.policy)
             issuers = _issuers(crypto_report)
             summaries, holder = _presentation_parts(document)

@@ -1,0 +1,87 @@
+"""The worker side of ``PreparePool``: what runs inside a verification worker process.
+
+Kept apart from ``prepare_pool`` so that a worker imports only what the offline phase needs
+(``ler_crypto``), not the service's platform machinery. A worker holds no secrets: it gets
+credential bytes and returns ``PreparedCredential`` values (plain data).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+
+from ler_crypto.vc_model import Policy
+from ler_crypto.verifier import PreparedCredential, prepare_credential
+
+log = logging.getLogger(__name__)
+
+#: One job: the credential's bytes and the policy's ``allow_v1`` (the only knob offline).
+Job = tuple[bytes, bool]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_WARM_UP = (
+    b'{"@context": ["https://www.w3.org/ns/credentials/v2",'
+    b' "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],'
+    b' "type": ["VerifiableCredential", "OpenBadgeCredential"]}'
+)
+
+
+def init_worker(service_pid: int) -> None:
+    """Pool initializer: die with the service, then load what every job needs."""
+    _die_with(service_pid)
+    # the first JSON-LD check loads and compiles the contexts it meets: the common ones are
+    # loaded here, before the first real job, while the pool's start-up probe waits
+    prepare_credential(_WARM_UP)
+
+
+def _die_with(service_pid: int) -> None:
+    """End this worker when the service process ends, however it ends (SIGKILL included).
+
+    The pool's pipes never signal a dead service to a worker (each worker holds both ends).
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``);
+    everywhere, a watchdog thread checks the parent once a second. (The same ~20 lines as
+    issuance's signing worker: services share no code but libraries.)
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watchdog alone
+        pass
+    if os.getppid() != service_pid:  # the service died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == service_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="service-watchdog", daemon=True).start()
+
+
+_POLICIES = {allow_v1: Policy(allow_v1=allow_v1) for allow_v1 in (False, True)}
+
+
+def prepare_batch(jobs: Sequence[Job]) -> list[PreparedCredential | None]:
+    """The offline phase of each job, in order. ``None`` for a job whose preparation raised
+    (a bug, never bad input: the offline phase reports bad input in its report), so that the
+    service prepares that one again itself and the error surfaces there, as without a pool."""
+    out: list[PreparedCredential | None] = []
+    for data, allow_v1 in jobs:
+        try:
+            out.append(prepare_credential(data, policy=_POLICIES[allow_v1]))
+        except Exception:  # one job's failure must not lose the batch's other answers
+            log.exception("preparing a credential failed in a worker")
+            out.append(None)
+    return out
+
+
+def ready() -> int:
+    """The worker's pid once its initializer has run (held briefly, so that concurrent probes
+    reach different workers)."""
+    time.sleep(0.05)
+    return os.getpid()
