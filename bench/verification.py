@@ -49,12 +49,13 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ler.verification.v1 import verification_service_pb2 as pb
 from ler.verification.v1 import verification_service_pb2_grpc as pb_grpc
-from ler_cli.journey.tls import write_loopback_certificate
 from ler_crypto import dataintegrity, status_list
 from ler_crypto.bench import realistic_ob3_credential
 from ler_crypto.did import DidResolver, did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_crypto.verifier import verify_credential
+from ler_platform.local_infra import LocalInfraMissing, find_local_infra
+from ler_platform.local_tls import write_loopback_certificate
 from ler_verification.settings import VerificationSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -115,18 +116,13 @@ async def _bare_rate(doc: dict[str, Any], list_doc: dict[str, Any], seconds: flo
 
 
 def _real_infra() -> dict[str, str]:
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    env_file = REPO_ROOT / "var" / "infra.env"
-    if len(values) < 2 and env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    if not values.get("LER_TEST_PG_DSN") or not values.get("LER_TEST_KAFKA"):
-        sys.exit("--real needs LER_TEST_PG_DSN and LER_TEST_KAFKA (run `make infra`)")
+    try:
+        found = find_local_infra(REPO_ROOT / "var" / "infra.env")
+    except LocalInfraMissing as err:
+        sys.exit(f"--real: {err}")
     return {
-        "LER_DATABASE_URL": values["LER_TEST_PG_DSN"].rstrip("/") + "/ler_verification",
-        "LER_KAFKA_BOOTSTRAP_SERVERS": values["LER_TEST_KAFKA"],
+        "LER_DATABASE_URL": found.pg_url("ler_verification"),
+        "LER_KAFKA_BOOTSTRAP_SERVERS": found.kafka,
     }
 
 

@@ -11,12 +11,12 @@ import pytest
 # pytest runs with --import-mode=importlib: make the helpers module importable by tests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ler_platform.local_tls import write_loopback_certificate
 from vhelpers import (
     DocumentServer,
     Issuer,
     Party,
     Running,
-    make_tls_files,
     settings_for,
     start_service,
     stop_service,
@@ -25,7 +25,7 @@ from vhelpers import (
 
 @pytest.fixture
 def tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    return make_tls_files(tmp_path)
+    return write_loopback_certificate(tmp_path)
 
 
 @pytest.fixture

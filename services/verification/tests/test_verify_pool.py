@@ -23,13 +23,13 @@ import pytest_asyncio
 from ler.verification.v1 import verification_service_pb2 as pb
 from ler_crypto.vc_model import Policy
 from ler_crypto.verifier import Stage
+from ler_platform.local_tls import write_loopback_certificate
 from ler_verification.adapters.prepare_pool import PreparePool
 from vhelpers import (
     DocumentServer,
     Issuer,
     Party,
     Running,
-    make_tls_files,
     settings_for,
     start_service,
     stop_service,
@@ -59,7 +59,7 @@ class Pair:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
     tmp = tmp_path_factory.mktemp("verify-pool")
-    cert, key = make_tls_files(tmp)
+    cert, key = write_loopback_certificate(tmp)
     docs = DocumentServer(cert, key)
     await docs.start()
     issuer = Issuer(Party.new(), docs)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import datetime as dt
-import ipaddress
 import json
 import os
 import ssl
@@ -19,15 +17,12 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from ler.verification.v1 import verification_service_pb2_grpc as pb_grpc
 from ler_crypto import dataintegrity, obv3, status_list
 from ler_crypto.did import did_key_from_public_key
 from ler_crypto.keys import KeyPair
 from ler_platform.grpc_server import bearer_metadata
+from ler_platform.local_infra import KAFKA_KEY, PG_KEY, LocalInfraMissing, find_local_infra
 from ler_verification.bootstrap import VerificationApp, bootstrap
 from ler_verification.domain.model import TenantKind
 from ler_verification.service_layer.tenants import register_tenant
@@ -37,43 +32,6 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 INFRA_ENV = REPO_ROOT / "var" / "infra.env"
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 T = TypeVar("T")
-
-
-# --- TLS ------------------------------------------------------------------------------------
-
-
-def make_tls_files(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1/localhost (cert, key) — a test CA of one."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 class DocumentServer:
@@ -303,16 +261,11 @@ async def stop_service(running: Running) -> None:
 
 def infra() -> dict[str, str]:
     """Real-server coordinates; FAILS (never skips) when absent."""
-    values = {k: os.environ[k] for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if k in os.environ}
-    if len(values) < 2 and INFRA_ENV.is_file():
-        for line in INFRA_ENV.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values.setdefault(key.strip(), value.strip())
-    missing = [k for k in ("LER_TEST_PG_DSN", "LER_TEST_KAFKA") if not values.get(k)]
-    if missing:
-        pytest.fail(f"real-server test needs {', '.join(missing)}: run `make infra` or export them")
-    return values
+    try:
+        found = find_local_infra(INFRA_ENV)
+    except LocalInfraMissing as err:
+        pytest.fail(f"real-server test: {err}")
+    return {PG_KEY: found.pg_dsn, KAFKA_KEY: found.kafka}
 
 
 async def poll_until(

@@ -8,11 +8,8 @@ key pair in its own memory only.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
-import signal
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,6 +21,7 @@ from ler_crypto.keys import KeyPair
 from ler_crypto.kms import EnvelopeCipher, KeyEncryptionKey
 from ler_crypto.obv3 import check_achievement_credential
 from ler_crypto.vc_model import DataModelError
+from ler_platform.worker_process import die_with_service
 
 from ler_issuance.service_layer.context import Rejected, SignJob
 
@@ -35,34 +33,8 @@ _WORKER_KEY_CACHE = 256
 def init_worker(kid: str, kek: bytes, service_pid: int) -> None:
     """Pool initializer: die with the service, then keep the KEK in the worker's cipher only."""
     global _worker_cipher
-    _die_with(service_pid)
+    die_with_service(service_pid)
     _worker_cipher = EnvelopeCipher([KeyEncryptionKey(kid, kek)], active_kid=kid)
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with(service_pid: int) -> None:
-    """End this worker when the service process ends, however it ends (SIGKILL included).
-
-    A worker holds decrypted keys, and the pool's pipes never signal a dead service to it
-    (each worker holds both ends). On Linux the kernel sends SIGKILL at the parent's death
-    (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread checks the parent once a second.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watchdog alone
-        pass
-    if os.getppid() != service_pid:  # the service died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == service_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="service-watchdog", daemon=True).start()
 
 
 def _worker_key(encrypted_key: bytes) -> KeyPair:

@@ -7,23 +7,20 @@ credential bytes and returns ``PreparedCredential`` values (plain data).
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
-import threading
 import time
 from collections.abc import Sequence
 
 from ler_crypto.vc_model import Policy
 from ler_crypto.verifier import PreparedCredential, prepare_credential
+from ler_platform.worker_process import die_with_service
 
 log = logging.getLogger(__name__)
 
 #: One job: the credential's bytes and the policy's ``allow_v1`` (the only knob offline).
 Job = tuple[bytes, bool]
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _WARM_UP = (
     b'{"@context": ["https://www.w3.org/ns/credentials/v2",'
     b' "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],'
@@ -33,34 +30,10 @@ _WARM_UP = (
 
 def init_worker(service_pid: int) -> None:
     """Pool initializer: die with the service, then load what every job needs."""
-    _die_with(service_pid)
+    die_with_service(service_pid)
     # the first JSON-LD check loads and compiles the contexts it meets: the common ones are
     # loaded here, before the first real job, while the pool's start-up probe waits
     prepare_credential(_WARM_UP)
-
-
-def _die_with(service_pid: int) -> None:
-    """End this worker when the service process ends, however it ends (SIGKILL included).
-
-    The pool's pipes never signal a dead service to a worker (each worker holds both ends).
-    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``);
-    everywhere, a watchdog thread checks the parent once a second. (The same ~20 lines as
-    issuance's signing worker: services share no code but libraries.)
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watchdog alone
-        pass
-    if os.getppid() != service_pid:  # the service died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == service_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="service-watchdog", daemon=True).start()
 
 
 _POLICIES = {allow_v1: Policy(allow_v1=allow_v1) for allow_v1 in (False, True)}
