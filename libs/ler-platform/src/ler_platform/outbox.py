@@ -90,11 +90,14 @@ class OutboxNotifier:
         """Something was committed to the outbox."""
         self._event.set()
 
-    async def wait(self, at_most: float) -> None:
-        """Return on the next notification or after ``at_most`` seconds."""
+    async def wait(self, at_most: float) -> bool:
+        """Return on the next notification (True) or after ``at_most`` seconds (False)."""
+        notified = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), at_most)
+            notified = True
         self._event.clear()
+        return notified
 
 
 class OutboxWriter:
@@ -293,8 +296,8 @@ class OutboxRelay:
             # the only one and reads the whole table, so a short batch drained it; a commit
             # made meanwhile has set the notifier, and the wait returns at once.
             if sent == 0 or (not self._postgres and sent < self._batch_size):
-                await self._notifier.wait(self._poll_interval)
-                if self._linger and not self._stopping.is_set():
+                woken = await self._notifier.wait(self._poll_interval)
+                if woken and self._linger and not self._stopping.is_set():
                     # Caught up, then woken by a commit: give the commits that follow within
                     # ``linger`` the same claim. Under a stream of small transactions (one
                     # event per request) this makes one claim transaction per burst instead

@@ -303,9 +303,9 @@ class VerificationService:
                 prepared = crypto.prepare_credential(parsed.payload, policy=options["policy"])
             else:
                 prepared = await self._preparer.prepare(parsed.payload, options["policy"])
-            document = prepared.document
+            offline_document = prepared.document  # taken first: completing consumes it
             crypto_report = await crypto.complete_credential(prepared, **options)
-            document = _document(cmd.data, parsed, crypto_report, document)
+            document = _document(cmd.data, parsed, crypto_report, offline_document)
             report = apply_policy(from_crypto(crypto_report, document), cmd.policy)
             issuers = _issuers(crypto_report)
             sd_jwt_summary = _sd_jwt_summary(parsed, crypto_report)
