@@ -84,6 +84,29 @@ async def _tables(database_url: str) -> set[str]:
         await conn.close()
 
 
+#: large values each service stores compressed with LZ4 (its migration "lz4_large_values")
+LZ4_COLUMNS = {
+    "issuance": {("credentials", "signed_credential"), ("status_lists", "bits")},
+    "wallet": {("wallet_credentials", "signed")},
+    "verification": set(),
+    "intake": {("webhook_deliveries", "body")},
+}
+
+
+async def _lz4_columns(database_url: str) -> set[tuple[str, str]]:
+    """(table, column) pairs set to LZ4 compression (pg_attribute.attcompression 'l')."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE a.attcompression = 'l' AND n.nspname = 'public'"
+        )
+        return {(r["relname"], r["attname"]) for r in rows}
+    finally:
+        await conn.close()
+
+
 @pytest.mark.real
 @pytest.mark.parametrize("service", SERVICES)
 async def test_migrate_upgrades_a_fresh_database_and_is_idempotent(
@@ -94,6 +117,9 @@ async def test_migrate_upgrades_a_fresh_database_and_is_idempotent(
     assert f"ler-{service} migrate: database is at the latest revision" in err
     assert f"{service} started" not in out  # it migrated, it did not serve
     assert {"alembic_version", "ler_outbox", "ler_inbox"} <= await _tables(fresh_database)
+    # the deploy scripts' PostgreSQL is built with LZ4: large values use it, not pglz
+    lz4 = await _lz4_columns(fresh_database)
+    assert {("ler_outbox", "payload"), *LZ4_COLUMNS[service]} <= lz4, lz4
     code, out, err = await _migrate(service, fresh_database, tmp_path)
     assert code == 0, out + err
     # replicas started by the chart skip migrations: the Job has done them

@@ -1,0 +1,26 @@
+"""Webhook bodies and event payloads compressed with LZ4 on PostgreSQL.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+from alembic import op
+from ler_platform.tables import PLATFORM_LARGE_COLUMNS, compress_with_lz4
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+LARGE_COLUMNS = (*PLATFORM_LARGE_COLUMNS, ("webhook_deliveries", "body"))
+
+
+def upgrade() -> None:
+    compress_with_lz4(op, LARGE_COLUMNS)
+
+
+def downgrade() -> None:
+    compress_with_lz4(op, LARGE_COLUMNS, undo=True)
