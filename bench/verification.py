@@ -10,7 +10,11 @@ In one run, on this machine:
   measured before and after the service figures, and the mean of the two taken;
 * **unary** — ``VerifyCredential`` one call at a time, then with 32 calls in flight
   (p50/p99 latency at concurrency 32);
-* **streamed** — ``VerifyStream`` with every item of the run on one stream.
+* **streamed** — ``VerifyStream`` with every item of the run on one stream;
+* **no-op floor** — the gRPC health ``Check`` (no work at all) with 32 calls in flight on the
+  same channel: the latency this client and the service's gRPC server reach on this machine
+  before any verification. The p99 target (< 20 ms at concurrency 32) needs the whole
+  verification to fit under it.
 
 The service runs as its own process (embedded mode: SQLite, in-process bus), as it is
 deployed; this process is the client. Each service-side verification pays everything a
@@ -178,6 +182,27 @@ async def _wait_serving(channel: grpc.aio.Channel) -> None:
     sys.exit("the service did not report SERVING within 60 s")
 
 
+async def _noop(channel: grpc.aio.Channel, seconds: float, concurrency: int) -> dict[str, float]:
+    """Health ``Check`` calls, ``concurrency`` in flight: the transport's own floor."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest()
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            await stub.Check(request)
+            latencies.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {
+        "rate": len(latencies) / (time.perf_counter() - started),
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+    }
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -255,6 +280,7 @@ async def run(seconds: float, *, real: bool = False, workers: int | None = None)
                 concurrent = await _unary(stub, md, data, seconds, CONCURRENCY)
                 items = max(500, int(bare_before * seconds))
                 streamed = await _streamed(stub, md, data, items)
+                noop = await _noop(channel, seconds / 2, CONCURRENCY)
                 bare_after = await _bare_rate(doc, list_doc, seconds / 2)
                 bare = (bare_before + bare_after) / 2
         finally:
@@ -272,6 +298,8 @@ async def run(seconds: float, *, real: bool = False, workers: int | None = None)
         "grpc_c32_p50_ms": round(concurrent["p50_ms"], 2),
         "grpc_c32_p99_ms": round(concurrent["p99_ms"], 2),
         "grpc_streamed_per_s": round(streamed, 1),
+        "grpc_noop_c32_per_s": round(noop["rate"], 1),
+        "grpc_noop_c32_p99_ms": round(noop["p99_ms"], 2),
         "streamed_over_bare": round(streamed / bare, 3),
         "targets": {"streamed_over_bare": TARGET_STREAM_RATIO, "p99_ms": TARGET_P99_MS},
     }
@@ -305,6 +333,8 @@ _FIGURES: tuple[tuple[str, str, str], ...] = (
     ("grpc_c32_p50_ms", "ms", "latency"),
     ("grpc_c32_p99_ms", "ms", "latency"),
     ("grpc_streamed_per_s", "/s", "rate"),
+    ("grpc_noop_c32_per_s", "/s", "rate"),
+    ("grpc_noop_c32_p99_ms", "ms", "latency"),
 )
 BASELINE = "verification.bare_verify_per_s"
 
@@ -387,6 +417,12 @@ def report(results: list[dict[str, Any]]) -> None:
         f"  = {ratio:.0%} of bare"
         + _spread(results, "streamed_over_bare", ".0%")
         + f" (target >= {TARGET_STREAM_RATIO:.0%})"
+    )
+    print(
+        f"  gRPC no-op (health Check), {CONCURRENCY} in flight"
+        f" {med['grpc_noop_c32_per_s']:>9.1f} /s  p99 {med['grpc_noop_c32_p99_ms']:.1f} ms"
+        + _spread(results, "grpc_noop_c32_p99_ms", ".1f")
+        + "  (the transport's floor)"
     )
 
 
