@@ -17,6 +17,7 @@ from ler_crypto.dataintegrity.suites import (
     EDDSA_JCS_2022,
     PROOF_TYPE,
     SUPPORTED_CRYPTOSUITES,
+    ProofConfigHashes,
     hash_data,
     proof_configuration,
 )
@@ -82,13 +83,15 @@ def sign(
     proof_id: str | None = None,
     previous_proof: str | list[str] | None = None,
     loader: ContextLoader | None = None,
+    config_hashes: ProofConfigHashes | None = None,
 ) -> dict[str, Any]:
     """Return a new document with an added DataIntegrityProof.
 
     An existing ``proof`` makes a proof set (the new proof is appended);
     ``previous_proof`` makes a chain, and the referenced proofs are included in
     what is signed. ``created`` defaults to now (UTC, seconds). The input is not
-    modified.
+    modified. ``config_hashes``: when signing a batch with the same options (and one
+    ``created``), the proof configuration is canonicalized once per distinct ``@context``.
     """
     if not isinstance(document, dict):
         raise MalformedInputError(f"document must be a JSON object, got {type(document).__name__}")
@@ -126,7 +129,7 @@ def sign(
         # The eddsa-jcs-2022 proof carries the @context it was signed with, so a
         # verifier can check the document's @context (VC-DI-EDDSA §3.3.2 step 4).
         proof["@context"] = config["@context"]
-    signature = signer.sign(hash_data(cryptosuite, unsecured, config, loader))
+    signature = signer.sign(hash_data(cryptosuite, unsecured, config, loader, config_hashes))
     proof["proofValue"] = "z" + b58encode(signature)
 
     signed = dict(document)

@@ -9,8 +9,11 @@ Ed25519 over that 64-byte hash data.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from ler_crypto.canon.jcs import canonicalize as jcs_canonicalize
 from ler_crypto.contexts import ContextLoader, default_loader
@@ -93,14 +96,65 @@ def _check_option_types(options: dict[str, Any]) -> None:
                 raise ProofError(f"proof {member!r} must be a string or a list of strings")
 
 
+class ProofConfigHashes:
+    """Hashes of canonical proof configurations, remembered while signing many documents.
+
+    The proof configuration (§3.2.5 / §3.3.5) is the proof options plus the document's
+    ``@context``: documents signed with the same options and the same ``@context`` (a batch of
+    credentials from one issuer, with one ``created``) share its hash, and under
+    eddsa-rdfc-2022 its canonicalization costs about a tenth of a signature. Keyed by the whole
+    configuration, so a different option or context is a different entry; bounded (the oldest
+    entry goes first). For one signer's batch: not shared between threads.
+    """
+
+    def __init__(self, maxsize: int = 16) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self._maxsize = maxsize
+        self._hashes: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def digest(
+        self, cryptosuite: str, proof_config: dict[str, Any], loader: ContextLoader | None
+    ) -> bytes:
+        """SHA-256 of the canonical ``proof_config`` (computed once per distinct config)."""
+        try:
+            key = (cryptosuite, orjson.dumps(proof_config, option=orjson.OPT_SORT_KEYS))
+        except orjson.JSONEncodeError:  # not plain JSON (e.g. a huge int): never remembered
+            return _config_digest(cryptosuite, proof_config, loader)
+        found = self._hashes.get(key)
+        if found is not None:
+            self.hits += 1
+            return found
+        digest = self._hashes[key] = _config_digest(cryptosuite, proof_config, loader)
+        if len(self._hashes) > self._maxsize:
+            self._hashes.popitem(last=False)
+        return digest
+
+
+def _config_digest(
+    cryptosuite: str, proof_config: dict[str, Any], loader: ContextLoader | None
+) -> bytes:
+    return hashlib.sha256(canonicalize_for_suite(cryptosuite, proof_config, loader)).digest()
+
+
 def hash_data(
     cryptosuite: str,
     unsecured_document: dict[str, Any],
     proof_config: dict[str, Any],
     loader: ContextLoader | None = None,
+    config_hashes: ProofConfigHashes | None = None,
 ) -> bytes:
-    """SHA-256(canonical proof config) || SHA-256(canonical document) (§3.2.4 / §3.3.4)."""
-    config_hash = hashlib.sha256(canonicalize_for_suite(cryptosuite, proof_config, loader)).digest()
+    """SHA-256(canonical proof config) || SHA-256(canonical document) (§3.2.4 / §3.3.4).
+
+    ``config_hashes``: remembered proof-configuration hashes (signing a batch)."""
+    if config_hashes is not None:
+        config_hash = config_hashes.digest(cryptosuite, proof_config, loader)
+    else:
+        config_hash = _config_digest(cryptosuite, proof_config, loader)
     doc_hash = hashlib.sha256(
         canonicalize_for_suite(cryptosuite, unsecured_document, loader)
     ).digest()

@@ -13,9 +13,11 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import orjson
 from ler_crypto import dataintegrity
+from ler_crypto.dataintegrity.datetimes import format_datetimestamp
 from ler_crypto.errors import CryptoError
 from ler_crypto.keys import KeyPair
 from ler_crypto.kms import EnvelopeCipher, KeyEncryptionKey
@@ -53,8 +55,13 @@ def _worker_key(encrypted_key: bytes) -> KeyPair:
 def sign_chunk(
     encrypted_key: bytes, verification_method: str, jobs: Sequence[SignJob]
 ) -> list[bytes | Rejected]:
-    """Check and sign each job; the signed credential as JSON bytes, or why it was refused."""
+    """Check and sign each job; the signed credential as JSON bytes, or why it was refused.
+
+    The chunk's proofs share one ``created``, so jobs with the same ``@context`` share one
+    proof configuration, canonicalized once (``ProofConfigHashes``)."""
     key = _worker_key(encrypted_key)
+    created = format_datetimestamp(datetime.now(UTC))
+    config_hashes = dataintegrity.ProofConfigHashes()
     out: list[bytes | Rejected] = []
     for job in jobs:
         try:
@@ -69,6 +76,8 @@ def sign_chunk(
                 key,
                 cryptosuite=job.cryptosuite,
                 verification_method=verification_method,
+                created=created,
+                config_hashes=config_hashes,
             )
         except CryptoError as err:
             out.append(Rejected(f"cannot be signed: {err}"))
