@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2, wrappers_pb2
@@ -26,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from platform_helpers import Database, infra, new_database, poll_until, read_records, unique
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -239,3 +241,77 @@ async def test_kafka_ping_answers_without_reading_the_cluster_metadata(kafka: Ka
     stopped = KafkaBus(infra().kafka, client_id="ler-it-stopped")
     with pytest.raises(BusError, match="not started"):
         await stopped.ping()
+
+
+class _Dropping(EventBus):
+    """A bus that accepts every batch (the claim, not the broker, is under test here)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def publish_batch(self, records: Sequence[OutgoingRecord]) -> None: ...
+
+    def consumer(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(n for child in plan.get("Plans", []) for n in _plan_nodes(child))]
+
+
+async def test_a_claim_finds_its_rows_by_primary_key_not_by_scanning_the_outbox(
+    pg: Database,
+) -> None:
+    # 20,000 pending rows: a claim of 1,000 must not read them all (a sequential scan makes
+    # every claim as costly as the outbox, dead rows included, is large)
+    async with pg.engine.begin() as conn:
+        await conn.execute(
+            insert(pg.outbox),
+            [
+                {
+                    "event_id": f"e{i}",
+                    "topic": "t",
+                    "key": f"k{i}",
+                    "shard": i % 32,
+                    "payload": b"x" * 300,
+                    "ce_type": "t",
+                    "ce_source": "urn:t",
+                    "ce_time": "2026-01-01T00:00:00Z",
+                }
+                for i in range(20_000)
+            ],
+        )
+        await conn.execute(text(f"ANALYZE {pg.outbox.fullname}"))
+    claims: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            claims.append((statement, parameters))
+
+    sa_event.listen(pg.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        relay = OutboxRelay(pg.engine, pg.outbox, _Dropping(), batch_size=1000)
+        assert await relay.relay_once() == 1000
+    finally:
+        sa_event.remove(pg.engine.sync_engine, "before_cursor_execute", capture)
+    statement, parameters = claims[0]
+    async with pg.engine.connect() as conn:
+        explained = await conn.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) " + statement, tuple(parameters)
+        )
+        plan = explained.scalar_one()[0]["Plan"]
+        primary_key = (
+            await conn.execute(
+                text(
+                    "SELECT conname FROM pg_constraint"
+                    " WHERE conrelid = CAST(:t AS regclass) AND contype = 'p'"
+                ),
+                {"t": pg.outbox.fullname},
+            )
+        ).scalar_one()
+    scans = {(n["Node Type"], n.get("Index Name")) for n in _plan_nodes(plan)}
+    assert not any(node == "Seq Scan" for node, _ in scans), scans
+    assert ("Index Scan", primary_key) in scans, scans
