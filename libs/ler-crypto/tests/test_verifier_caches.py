@@ -252,3 +252,17 @@ def test_decoded_lists_are_cached_and_errors_are_not() -> None:
     for _ in range(2):
         with pytest.raises(StatusListError, match="not valid GZIP"):
             status_list.StatusList.decode("u!!!not-base64")
+
+
+def test_list_content_digest_tells_contents_apart_whatever_the_key_order() -> None:
+    digest = status_module._content_digest
+    a = {"id": "https://x.example/1", "credentialSubject": {"encodedList": "uH4sI", "b": [1, 2]}}
+    reordered = {"credentialSubject": {"b": [1, 2], "encodedList": "uH4sI"}, "id": a["id"]}
+    assert digest(a) == digest(reordered)
+    changed = copy.deepcopy(a)
+    changed["credentialSubject"]["b"] = [2, 1]
+    assert digest(changed) != digest(a)
+    # what orjson refuses still gets a digest (the standard encoder's), distinct from others
+    odd = [{"v": "\ud800"}, {"v": 2**70}, {"v": 2**70 + 1}]
+    digests = {digest(d) for d in odd}
+    assert len(digests) == 3 and digest(a) not in digests

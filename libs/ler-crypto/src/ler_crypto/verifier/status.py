@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ler_crypto import dataintegrity, status_list, vc_model
 from ler_crypto.contexts import ContextLoader
 from ler_crypto.dataintegrity.datetimes import parse_datetimestamp
@@ -196,9 +198,22 @@ async def _list_key(
         signed.append((vm, key.curve.encode() + b":" + key.raw))
     if not signed:
         return None
-    body = json.dumps(list_credential, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).digest()
-    return _ListKey(digest, issuer, opts.policy, opts.loader, tuple(signed)), earliest
+    return _ListKey(
+        _content_digest(list_credential), issuer, opts.policy, opts.loader, tuple(signed)
+    ), earliest
+
+
+def _content_digest(document: dict[str, Any]) -> bytes:
+    """SHA-256 of the document's JSON with sorted keys: equal content, equal digest. orjson
+    (about ten times faster on a list credential, whose encodedList is tens of KB) for plain
+    JSON; the standard encoder for what orjson refuses (lone surrogates, integers beyond 64
+    bits). Which encoder made a digest does not matter: it only has to tell contents apart."""
+    try:
+        body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        body = b"json:" + text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(body).digest()
 
 
 async def verify_list_credential(
