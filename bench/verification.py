@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,25 +183,33 @@ async def _wait_serving(channel: grpc.aio.Channel) -> None:
     sys.exit("the service did not report SERVING within 60 s")
 
 
+async def _closed_loop(
+    call: Callable[[], Awaitable[object]], seconds: float, concurrency: int
+) -> dict[str, float]:
+    """``concurrency`` callers, each calling again as soon as its call returns: rate, p50, p99."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return {
+        "rate": len(latencies) / (time.perf_counter() - started),
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+    }
+
+
 async def _noop(channel: grpc.aio.Channel, seconds: float, concurrency: int) -> dict[str, float]:
     """Health ``Check`` calls, ``concurrency`` in flight: the transport's own floor."""
     stub = health_pb2_grpc.HealthStub(channel)
     request = health_pb2.HealthCheckRequest()
-    latencies: list[float] = []
-    stop = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        while time.perf_counter() < stop:
-            began = time.perf_counter()
-            await stub.Check(request)
-            latencies.append(time.perf_counter() - began)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return {
-        "rate": len(latencies) / (time.perf_counter() - started),
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-    }
+    return await _closed_loop(lambda: stub.Check(request), seconds, concurrency)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -211,26 +220,14 @@ def _percentile(values: list[float], q: float) -> float:
 async def _unary(
     stub: Any, md: Any, data: bytes, seconds: float, concurrency: int
 ) -> dict[str, float]:
-    latencies: list[float] = []
-    stop = time.perf_counter() + seconds
     request = pb.VerifyCredentialRequest(credential=data)
 
-    async def worker() -> None:
-        while time.perf_counter() < stop:
-            began = time.perf_counter()
-            response = await stub.VerifyCredential(request, metadata=md)
-            latencies.append(time.perf_counter() - began)
-            if response.report.verdict == 3:  # FAILED
-                sys.exit("service verification failed")
+    async def verify() -> None:
+        response = await stub.VerifyCredential(request, metadata=md)
+        if response.report.verdict == 3:  # FAILED
+            sys.exit("service verification failed")
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    return {
-        "rate": len(latencies) / elapsed,
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-    }
+    return await _closed_loop(verify, seconds, concurrency)
 
 
 async def _streamed(stub: Any, md: Any, data: bytes, items: int) -> float:

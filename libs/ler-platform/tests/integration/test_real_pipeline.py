@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -243,37 +243,24 @@ async def test_kafka_ping_answers_without_reading_the_cluster_metadata(kafka: Ka
         await stopped.ping()
 
 
-class _Dropping(EventBus):
-    """A bus that accepts every batch (the claim, not the broker, is under test here)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def ping(self) -> None: ...
-
-    async def publish_batch(self, records: Sequence[OutgoingRecord]) -> None: ...
-
-    def consumer(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-
 def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(n for child in plan.get("Plans", []) for n in _plan_nodes(child))]
 
 
 async def test_a_claim_finds_its_rows_by_primary_key_not_by_scanning_the_outbox(
-    pg: Database,
+    pg: Database, kafka: KafkaBus
 ) -> None:
     # 20,000 pending rows: a claim of 1,000 must not read them all (a sequential scan makes
     # every claim as costly as the outbox, dead rows included, is large)
+    topic = unique("claim")
+    await kafka.ensure_topics([topic])
     async with pg.engine.begin() as conn:
         await conn.execute(
             insert(pg.outbox),
             [
                 {
                     "event_id": f"e{i}",
-                    "topic": "t",
+                    "topic": topic,
                     "key": f"k{i}",
                     "shard": i % 32,
                     "payload": b"x" * 300,
@@ -293,7 +280,7 @@ async def test_a_claim_finds_its_rows_by_primary_key_not_by_scanning_the_outbox(
 
     sa_event.listen(pg.engine.sync_engine, "before_cursor_execute", capture)
     try:
-        relay = OutboxRelay(pg.engine, pg.outbox, _Dropping(), batch_size=1000)
+        relay = OutboxRelay(pg.engine, pg.outbox, kafka, batch_size=1000)
         assert await relay.relay_once() == 1000
     finally:
         sa_event.remove(pg.engine.sync_engine, "before_cursor_execute", capture)

@@ -199,14 +199,6 @@ class CredentialPreparer(Protocol):
         ...
 
 
-class InProcessPreparer:
-    """The offline phase in the service's own process (no worker processes)."""
-
-    async def prepare(self, data: Any, policy: CryptoPolicy) -> crypto.PreparedCredential:
-        """See ``CredentialPreparer``."""
-        return crypto.prepare_credential(data, policy=policy)
-
-
 @runtime_checkable
 class FreshnessAwareStatusLists(Protocol):
     """A status list fetcher that can refetch lists cached before a given instant."""
@@ -234,7 +226,7 @@ class VerificationService:
         preparer: CredentialPreparer | None = None,
     ) -> None:
         self._uow_factory = uow_factory
-        self._preparer = preparer or InProcessPreparer()
+        self._preparer = preparer  # None: the offline phase always runs in this process
         self._resolver = resolver
         self._status_fetcher = status_fetcher
         self._trust = trust
@@ -291,7 +283,7 @@ class VerificationService:
         to a worker process costs more time (pickling, pipes, the executor's threads: 2-3 ms
         measured for one call at a time) than the ~1 ms of work, and there is nothing else
         for this process to do meanwhile; with others under way, the workers take it."""
-        if parsed.format is Format.SD_JWT_VC or self._verifying <= 1:
+        if self._preparer is None or parsed.format is Format.SD_JWT_VC or self._verifying <= 1:
             return crypto.prepare_credential(parsed.payload, policy=policy)
         return await self._preparer.prepare(parsed.payload, policy)
 
