@@ -47,6 +47,10 @@ tools: ## Install buf (npm) into tools/node_modules
 helm: ## Build the pinned helm into tools/bin (Go module proxy)
 	tools/helm.sh
 
+.PHONY: ghz
+ghz: ## Build the pinned ghz (gRPC load generator, for make bench) into tools/bin (Go module proxy)
+	tools/ghz.sh
+
 .PHONY: lint
 lint: setup tools helm ## buf lint, helm lint, generated-code freshness, lock freshness, ruff
 	tools/node_modules/.bin/buf lint
@@ -78,5 +82,5 @@ down: ## Stop what `make up` started (by pid)
 	deploy/local/infra.sh down
 
 .PHONY: bench
-bench: setup infra ## All benchmarks and peak service memory -> bench/report.{md,json,svg}
+bench: setup infra ghz ## All benchmarks and peak service memory -> bench/report.{md,json,svg}
 	set -a; source var/infra.env; set +a; $(UV) run python bench/report.py

@@ -1,7 +1,7 @@
 """Benchmark: verification throughput through gRPC, beside ler_crypto's bare verify rate.
 
     uv run python bench/verification.py [--seconds 5] [--runs 3] [--workers N] [--real]
-                                        [--json PATH]
+                                        [--json PATH] [--ghz PATH]
 
 In one run, on this machine:
 
@@ -9,15 +9,17 @@ In one run, on this machine:
   the same credential, the same status list (from memory) and no trust list: the ceiling;
   measured before and after the service figures, and the mean of the two taken;
 * **unary** — ``VerifyCredential`` one call at a time, then with 32 calls in flight
-  (p50/p99 latency at concurrency 32);
-* **streamed** — ``VerifyStream`` with every item of the run on one stream;
-* **no-op floor** — the gRPC health ``Check`` (no work at all) with 32 calls in flight on the
-  same channel: the latency this client and the service's gRPC server reach on this machine
-  before any verification. The p99 target (< 20 ms at concurrency 32) needs the whole
-  verification to fit under it.
+  (p50/p99 latency at concurrency 32); the load comes from ghz (``tools/ghz.sh``), a Go gRPC
+  load generator limited to one core, so the client's own cost stays small and is not this
+  process's;
+* **streamed** — ``VerifyStream`` with every item of the run on one stream (from this process);
+* **no-op floor** — the gRPC health ``Check`` (no work at all) with 32 calls in flight, also
+  from ghz: the latency the service's gRPC server reaches on this machine before any
+  verification. The p99 target (< 20 ms at concurrency 32) needs the whole verification to
+  fit under it.
 
 The service runs as its own process (embedded mode: SQLite, in-process bus), as it is
-deployed; this process is the client. Each service-side verification pays everything a
+deployed; this process (and ghz) the client. Each service-side verification pays everything a
 real one does: the offline phase (parse, data model with the JSON-LD check, OB 3.0 profile)
 on the service's worker process(es) (``--workers``, ``LER_VERIFY_WORKERS``; default the
 service's own, 1; 0 = in the service process), micro-batched under load; then in the service
@@ -45,13 +47,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 from aiohttp import web
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ler.common.v1 import verification_report_pb2
 from ler.verification.v1 import verification_service_pb2 as pb
 from ler.verification.v1 import verification_service_pb2_grpc as pb_grpc
 from ler_crypto import dataintegrity, status_list
@@ -64,6 +67,7 @@ from ler_platform.local_tls import write_loopback_certificate
 from ler_verification.settings import VerificationSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+GHZ = REPO_ROOT / "tools" / "bin" / "ghz"  # tools/ghz.sh
 CONCURRENCY = 32
 TARGET_STREAM_RATIO = 0.70
 TARGET_P99_MS = 20.0
@@ -183,51 +187,79 @@ async def _wait_serving(channel: grpc.aio.Channel) -> None:
     sys.exit("the service did not report SERVING within 60 s")
 
 
-async def _closed_loop(
-    call: Callable[[], Awaitable[object]], seconds: float, concurrency: int
-) -> dict[str, float]:
-    """``concurrency`` callers, each calling again as soon as its call returns: rate, p50, p99."""
-    latencies: list[float] = []
-    stop = time.perf_counter() + seconds
+class _Ghz:
+    """Closed-loop unary load from ghz (``tools/ghz.sh``), a Go load generator: the load's
+    own cost is then a Go client's on one core (``--cpus 1``), not a second Python process's.
+    Each of ``concurrency`` workers calls again as soon as its call returns; calls in flight
+    when the time is up are waited for (``--duration-stop wait``), so every call counts."""
 
-    async def caller() -> None:
-        while time.perf_counter() < stop:
-            began = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - began)
+    def __init__(self, binary: Path, target: str, workdir: Path, api_key: str) -> None:
+        self._binary, self._target, self._workdir = binary, target, workdir
+        self._protoset = workdir / "services.protoset"
+        self._protoset.write_bytes(_protoset(health_pb2.DESCRIPTOR, pb.DESCRIPTOR))
+        # in a file, not on the command line, where every process listing would show it
+        self._metadata = workdir / "metadata.json"
+        self._metadata.write_text(json.dumps({"authorization": f"Bearer {api_key}"}))
 
-    started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(concurrency)))
-    return {
-        "rate": len(latencies) / (time.perf_counter() - started),
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-    }
+    async def load(
+        self, call: str, request: bytes, seconds: float, concurrency: int
+    ) -> dict[str, float]:
+        body = self._workdir / "request.bin"
+        body.write_bytes(request)
+        # ghz takes an empty binary file for "no data": an empty message goes as JSON
+        data = ["--binary-file", str(body)] if request else ["--data", "{}"]
+        args = [
+            str(self._binary), "--insecure", "--protoset", str(self._protoset),
+            "--call", call, *data, "--metadata-file", str(self._metadata),
+            "--concurrency", str(concurrency), "--duration", f"{seconds}s",
+            "--duration-stop", "wait", "--cpus", "1", "--format", "json", self._target,
+        ]  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            sys.exit(f"ghz {call} failed: {err.decode(errors='replace')[-2000:]}")
+        result = json.loads(out)
+        codes = result.get("statusCodeDistribution") or {}
+        if set(codes) != {"OK"}:
+            sys.exit(
+                f"ghz {call}: not every call succeeded: {codes} {result.get('errorDistribution')}"
+            )
+        latency = {d["percentage"]: d["latency"] / 1e9 for d in result["latencyDistribution"]}
+        return {
+            "rate": float(result["rps"]),
+            "p50_ms": latency[50] * 1000,
+            "p99_ms": latency[99] * 1000,
+        }
 
 
-async def _noop(channel: grpc.aio.Channel, seconds: float, concurrency: int) -> dict[str, float]:
-    """Health ``Check`` calls, ``concurrency`` in flight: the transport's own floor."""
-    stub = health_pb2_grpc.HealthStub(channel)
-    request = health_pb2.HealthCheckRequest()
-    return await _closed_loop(lambda: stub.Check(request), seconds, concurrency)
+def _protoset(*files: Any) -> bytes:
+    """A ``FileDescriptorSet`` of ``files`` and what they import, for ghz."""
+    found = descriptor_pb2.FileDescriptorSet()
+    seen: set[str] = set()
+
+    def add(file: Any) -> None:
+        if file.name in seen:
+            return
+        seen.add(file.name)
+        for dependency in file.dependencies:
+            add(dependency)
+        file.CopyToProto(found.file.add())
+
+    for file in files:
+        add(file)
+    return found.SerializeToString()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+VERIFY_CALL = "ler.verification.v1.VerificationService.VerifyCredential"
+NOOP_CALL = "grpc.health.v1.Health.Check"
 
 
-async def _unary(
-    stub: Any, md: Any, data: bytes, seconds: float, concurrency: int
-) -> dict[str, float]:
-    request = pb.VerifyCredentialRequest(credential=data)
-
-    async def verify() -> None:
-        response = await stub.VerifyCredential(request, metadata=md)
-        if response.report.verdict == 3:  # FAILED
-            sys.exit("service verification failed")
-
-    return await _closed_loop(verify, seconds, concurrency)
+async def _verify_once(stub: Any, md: Any, data: bytes) -> None:
+    response = await stub.VerifyCredential(pb.VerifyCredentialRequest(credential=data), metadata=md)
+    if response.report.verdict == verification_report_pb2.VERDICT_FAILED:
+        sys.exit(f"the service did not verify the bench's credential: {response.report}")
 
 
 async def _streamed(stub: Any, md: Any, data: bytes, items: int) -> float:
@@ -253,7 +285,9 @@ def _service_workers(workers: int | None) -> int:
     return int(os.environ.get("LER_VERIFY_WORKERS", default))
 
 
-async def run(seconds: float, *, real: bool = False, workers: int | None = None) -> dict[str, Any]:
+async def run(
+    seconds: float, *, real: bool = False, workers: int | None = None, ghz: Path = GHZ
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         cert, key = write_loopback_certificate(workdir)
@@ -265,19 +299,24 @@ async def run(seconds: float, *, real: bool = False, workers: int | None = None)
         try:
             md = (("authorization", f"Bearer {api_key}"),)
             data = json.dumps(doc).encode()
+            load = _Ghz(ghz, f"127.0.0.1:{grpc_port}", workdir, api_key)
+            request = pb.VerifyCredentialRequest(credential=data).SerializeToString()
+            noop_request = health_pb2.HealthCheckRequest().SerializeToString()
             async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
                 await _wait_serving(channel)
+                stub = pb_grpc.VerificationServiceStub(channel)
+                # ghz does not read the answers: the service must verify this credential
+                await _verify_once(stub, md, data)
                 # measured once the service has started, so its start-up does not compete;
                 # and again at the end: the host's speed drifts (up to 2x within minutes on a
                 # shared machine), so the baseline is the mean of the two
                 bare_before = await _bare_rate(doc, list_doc, seconds / 2)
-                stub = pb_grpc.VerificationServiceStub(channel)
-                await _unary(stub, md, data, 1.0, 4)  # warm-up: caches, connections
-                single = await _unary(stub, md, data, seconds, 1)
-                concurrent = await _unary(stub, md, data, seconds, CONCURRENCY)
+                await load.load(VERIFY_CALL, request, 1.0, 4)  # warm-up: caches, connections
+                single = await load.load(VERIFY_CALL, request, seconds, 1)
+                concurrent = await load.load(VERIFY_CALL, request, seconds, CONCURRENCY)
                 items = max(500, int(bare_before * seconds))
                 streamed = await _streamed(stub, md, data, items)
-                noop = await _noop(channel, seconds / 2, CONCURRENCY)
+                noop = await load.load(NOOP_CALL, noop_request, seconds / 2, CONCURRENCY)
                 bare_after = await _bare_rate(doc, list_doc, seconds / 2)
                 bare = (bare_before + bare_after) / 2
         finally:
@@ -435,13 +474,18 @@ def main() -> None:
         metavar="N",
         help="the service's LER_VERIFY_WORKERS (default: the service's default)",
     )
+    parser.add_argument(
+        "--ghz", type=Path, default=GHZ, help=f"the load generator (default {GHZ}; tools/ghz.sh)"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.workers is not None and not 0 <= args.workers <= 16:
         parser.error("--workers must be between 0 and 16")
+    if not os.access(args.ghz, os.X_OK):
+        parser.error(f"no ghz at {args.ghz}: run tools/ghz.sh (make bench does)")
     results = [
-        asyncio.run(run(args.seconds, real=args.real, workers=args.workers))
+        asyncio.run(run(args.seconds, real=args.real, workers=args.workers, ghz=args.ghz))
         for _ in range(args.runs)
     ]
     report(results)
