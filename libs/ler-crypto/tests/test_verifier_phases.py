@@ -1,6 +1,7 @@
 """The two phases of credential verification: ``prepare_credential`` (offline) then
 ``complete_credential`` (online) give the same report as ``verify_credential``, also when the
-prepared credential went through pickle (as it does to and from a worker process)."""
+prepared credential went through pickle (as it does to and from a worker process), and also
+when the offline phase checked the proofs and issuer key too (every DID resolves offline)."""
 
 from __future__ import annotations
 
@@ -155,9 +156,10 @@ NAMES = [
 
 
 async def _both(
-    raw: Any, lists: MemoryLists, did: tuple[str, str], *, pickled: bool
+    raw: Any, lists: MemoryLists, did: tuple[str, str], *, pickled: bool, keys: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(whole report, split report) as dicts, with the same options."""
+    """(whole report, split report) as dicts, with the same options; ``keys``: the offline
+    phase is given the time, so that it may check the proofs and issuer key too."""
     online: dict[str, Any] = {
         "resolver": DidResolver(offline=True),
         "status_fetcher": lists,
@@ -166,25 +168,29 @@ async def _both(
         "policy": Policy(allow_v1=True),
     }
     whole = await verify_credential(copy.deepcopy(raw), **online)
-    prepared = prepare_credential(copy.deepcopy(raw), policy=online["policy"])
+    prepared = prepare_credential(
+        copy.deepcopy(raw), policy=online["policy"], proofs_as_of=NOW if keys else None
+    )
     if pickled:
         prepared = pickle.loads(pickle.dumps(prepared))
     split = await complete_credential(prepared, **online)
     return whole.to_dict(), split.to_dict()
 
 
+@pytest.mark.parametrize("keys", [False, True], ids=["keys-online", "keys-offline"])
 @pytest.mark.parametrize("pickled", [False, True], ids=["in-process", "pickled"])
 @pytest.mark.parametrize("name", NAMES)
 async def test_split_equals_whole(
     name: str,
     pickled: bool,
+    keys: bool,
     signed: dict[str, Any],
     key: KeyPair,
     did: tuple[str, str],
     lists: MemoryLists,
 ) -> None:
     raw = _inputs(signed, key, did)[name]
-    whole, split = await _both(raw, lists, did, pickled=pickled)
+    whole, split = await _both(raw, lists, did, pickled=pickled, keys=keys)
     assert split == whole
 
 
@@ -222,6 +228,58 @@ def test_offline_phase_runs_only_the_offline_checks(signed: dict[str, Any]) -> N
     assert all(c.outcome is Outcome.PASS for c in prepared.report.checks)
     assert prepared.report.issuer == signed["issuer"]["id"]
     assert prepared.report.subject == signed["id"]
+
+
+def test_offline_phase_checks_the_keys_when_every_did_resolves_offline(
+    signed: dict[str, Any], did: tuple[str, str]
+) -> None:
+    prepared = prepare_credential(json.dumps(signed).encode(), proofs_as_of=NOW)
+    assert prepared.stage is Stage.KEYS
+    assert [c.id for c in prepared.report.checks] == [*OFFLINE_CHECKS, "proof", "issuer"]
+    assert all(c.outcome is Outcome.PASS for c in prepared.report.checks)
+    tampered = prepare_credential(_tampered(signed), proofs_as_of=NOW)
+    assert tampered.stage is Stage.KEYS
+    proof = tampered.report.check("proof")
+    assert proof is not None and proof.outcome is Outcome.FAIL
+
+
+async def test_online_phase_after_offline_keys_runs_trust_onwards_only(
+    signed: dict[str, Any], did: tuple[str, str], lists: MemoryLists
+) -> None:
+    prepared = prepare_credential(json.dumps(signed).encode(), proofs_as_of=NOW)
+    report = await complete_credential(
+        prepared, resolver=DidResolver(offline=True), status_fetcher=lists, now=NOW
+    )
+    assert [c.id for c in report.checks] == OFFLINE_CHECKS + ONLINE_CHECKS
+    assert report.verified
+
+
+def test_offline_keys_are_checked_as_of_the_time_given(key: KeyPair, did: tuple[str, str]) -> None:
+    doc = dataintegrity.sign(
+        _badge(did[0]),
+        key,
+        cryptosuite="eddsa-jcs-2022",
+        verification_method=did[1],
+        expires="2025-01-01T00:00:00Z",
+    )
+    before = prepare_credential(doc, proofs_as_of=datetime(2024, 12, 1, tzinfo=UTC))
+    after = prepare_credential(doc, proofs_as_of=NOW)  # 2025-01-15: the proof has expired
+    assert before.report.check("proof").outcome is Outcome.PASS  # type: ignore[union-attr]
+    assert after.report.check("proof").outcome is Outcome.FAIL  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("where", ["issuer", "signer"])
+def test_a_did_web_leaves_the_keys_to_the_online_phase(where: str, signed: dict[str, Any]) -> None:
+    """did:web needs the network (and the service's cache): the offline phase stops before
+    the proofs, exactly as without a time."""
+    doc = copy.deepcopy(signed)
+    if where == "issuer":
+        doc["issuer"]["id"] = "did:web:college.example.edu"
+    else:
+        doc["proof"]["verificationMethod"] = "did:web:college.example.edu#key-1"
+    prepared = prepare_credential(doc, proofs_as_of=NOW)
+    assert prepared.stage is Stage.DOCUMENT
+    assert [c.id for c in prepared.report.checks] == OFFLINE_CHECKS
 
 
 def test_offline_phase_of_an_sd_jwt_only_recognises_it(key: KeyPair, did: tuple[str, str]) -> None:
@@ -277,3 +335,23 @@ async def test_online_phase_leaves_the_prepared_document_as_parsed(
     )
     assert report.check("proof") is not None and report.check("status") is not None
     assert prepared.document == signed
+
+
+def test_offline_keys_that_would_wait_are_left_to_the_online_phase(
+    signed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should checking the keys ever wait for something (it never does with did:key/did:jwk
+    alone), the offline phase takes back what it added and leaves them to the online one."""
+    import asyncio
+
+    from ler_crypto.verifier import phases
+
+    async def waits(doc: dict[str, Any], report: Any, opts: Any) -> None:
+        report.add("proof", "Data Integrity proof", Outcome.PASS, "half done")
+        await asyncio.sleep(0)  # suspends
+        raise AssertionError("never resumed")
+
+    monkeypatch.setattr(phases, "check_keys", waits)
+    prepared = prepare_credential(json.dumps(signed).encode(), proofs_as_of=NOW)
+    assert prepared.stage is Stage.DOCUMENT
+    assert [c.id for c in prepared.report.checks] == OFFLINE_CHECKS

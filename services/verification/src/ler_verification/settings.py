@@ -44,7 +44,8 @@ class VerificationSettings(ServiceSettings):
     stream_max_pending: int = Field(default=256, ge=1, le=4096)
     stream_max_pending_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # worker processes for the offline phase of credential verification (parse, data model,
-    # JSON-LD, profile: ~70% of its CPU), so that the service uses more than one core;
+    # JSON-LD, profile; proofs and issuer key when their DIDs resolve offline: ~70-90% of its
+    # CPU), so that the service uses more than one core;
     # 0 = all of it in the service process
     verify_workers: int = Field(default=1, ge=0, le=16)
     # where CredentialStatusChanged events arrive (to drop cached status lists and DIDs)

@@ -8,6 +8,11 @@ and returns a :class:`PreparedCredential` made of plain data only (the parsed JS
 so far), so that a caller may run it on another process and send the result back by pickle.
 :func:`complete_credential` runs the rest (proofs, issuer key, trust, validity, status) in the
 same order as before. ``verify_credential`` is exactly the two, one after the other.
+
+Given the verification time (``proofs_as_of``), the offline phase goes one step further when
+it can: if every DID the proofs and the issuer name is ``did:key`` or ``did:jwk`` — DIDs whose
+documents are derived from the DID itself, with no network — the proofs and the issuer key
+are checked offline too (``Stage.KEYS``), and the online phase starts at trust.
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ class Stage(enum.StrEnum):
     SD_JWT = "sd-jwt"
     #: a JSON credential whose data model and profile were checked: proofs onwards remain
     DOCUMENT = "document"
+    #: as ``DOCUMENT``, and its proofs and issuer key were checked too (every DID involved
+    #: resolves offline): trust onwards remain
+    KEYS = "keys"
 
 
 @dataclass
@@ -78,15 +86,22 @@ def prepare_document(doc: dict[str, Any], report: VerificationReport, opts: Veri
     check_profile(doc, report, opts, generic=generic)
 
 
+async def check_keys(doc: dict[str, Any], report: VerificationReport, opts: VerifyOptions) -> None:
+    """Checklist order: the proofs, then whether the issuer controls their keys."""
+    await check_proofs(doc, report, opts, purpose=VC_PURPOSE)
+    await check_issuer_key(doc, report, opts)
+
+
 async def complete_document(
     doc: dict[str, Any],
     report: VerificationReport,
     opts: VerifyOptions,
     *,
     secured_by: str | None = None,
+    keys_checked: bool = False,
 ) -> None:
     """The online checks of one credential (after :func:`prepare_document`), in checklist
-    order: proofs, issuer key, trust, validity, status."""
+    order: proofs, issuer key, trust, validity, status (from trust on when ``keys_checked``)."""
     if secured_by is not None and "proof" not in doc:
         report.add(
             "proof",
@@ -94,9 +109,8 @@ async def complete_document(
             Outcome.PASS,
             f"self-asserted: secured by the presentation's proof from {secured_by}",
         )
-    else:
-        await check_proofs(doc, report, opts, purpose=VC_PURPOSE)
-        await check_issuer_key(doc, report, opts)
+    elif not keys_checked:
+        await check_keys(doc, report, opts)
     check_trust(report.issuer, report, opts)
     check_validity(doc, report, opts)
     await check_status(doc, report, opts)
@@ -107,17 +121,60 @@ def _internal_error(report: VerificationReport, err: CryptoError) -> None:
     report.add("internal", "Verification completed", Outcome.FAIL, short(str(err)))
 
 
+#: DID methods whose documents are derived from the DID alone (no network, no state)
+_OFFLINE_DID_METHODS = ("did:key:", "did:jwk:")
+
+
+def _keys_resolve_offline(doc: dict[str, Any]) -> bool:
+    """True when every DID that checking the proofs and the issuer key would resolve (each
+    proof's verification method, a DID issuer) is ``did:key`` or ``did:jwk``."""
+    issuer = vc_model.issuer_id(doc)
+    if isinstance(issuer, str) and issuer.startswith("did:"):
+        if not issuer.startswith(_OFFLINE_DID_METHODS):
+            return False
+    for proof in vc_model.as_list(doc.get("proof", [])):
+        method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        if isinstance(method, str) and not method.startswith(_OFFLINE_DID_METHODS):
+            return False
+    return True
+
+
+def _checked_without_io(
+    doc: dict[str, Any], report: VerificationReport, opts: VerifyOptions
+) -> bool:
+    """Run :func:`check_keys` to its end here, synchronously: with only offline DIDs it never
+    waits for anything. Should it ever suspend, it is abandoned, its entries are taken back
+    and False returned: the online phase then runs it as usual."""
+    before = len(report.checks)
+    run = check_keys(doc, report, opts)
+    try:
+        run.send(None)
+    except StopIteration:
+        return True
+    run.close()
+    del report.checks[before:]
+    return False
+
+
 def prepare_credential(
-    doc_or_jwt: Any, *, policy: Policy | None = None, loader: ContextLoader | None = None
+    doc_or_jwt: Any,
+    *,
+    policy: Policy | None = None,
+    loader: ContextLoader | None = None,
+    proofs_as_of: datetime | None = None,
 ) -> PreparedCredential:
     """The offline phase of :func:`~ler_crypto.verifier.verify_credential` (see the module
     docstring). Never raises for bad input: what it finds is in the returned report.
 
     ``loader`` serves the JSON-LD contexts (default: the bundled ones); run in another
     process, leave it ``None`` there and pass the same ``None`` to the online phase.
+    ``proofs_as_of``: the verification time (pass the same ``now`` to the online phase); when
+    given, the proofs and issuer key are checked here too if no DID involved needs the network.
     """
-    # Only the policy and the loader matter offline; the resolver is never consulted.
-    opts = VerifyOptions(DidResolver(offline=True), loader=loader, policy=default_policy(policy))
+    # Only the policy, the loader and the time matter offline; the resolver never goes online.
+    opts = VerifyOptions(
+        DidResolver(offline=True), loader=loader, now=proofs_as_of, policy=default_policy(policy)
+    )
     report = VerificationReport(kind="credential")
     try:
         doc = parse_input(doc_or_jwt, report)
@@ -126,6 +183,12 @@ def prepare_credential(
         if isinstance(doc, str):
             return PreparedCredential(Stage.SD_JWT, report, jwt=doc)
         prepare_document(doc, report, opts)
+        if (
+            proofs_as_of is not None
+            and _keys_resolve_offline(doc)
+            and _checked_without_io(doc, report, opts)
+        ):
+            return PreparedCredential(Stage.KEYS, report, document=doc)
     except CryptoError as err:
         _internal_error(report, err)
         return PreparedCredential(Stage.DONE, report)
@@ -165,8 +228,9 @@ async def complete_credential(
         if prepared.stage is Stage.SD_JWT and prepared.jwt is not None:
             report.kind = "sd-jwt-vc"
             await verify_sd_jwt_vc(prepared.jwt, report, opts, nonce=challenge, audience=domain)
-        elif prepared.stage is Stage.DOCUMENT and prepared.document is not None:
-            await complete_document(prepared.document, report, opts)
+        elif prepared.stage in (Stage.DOCUMENT, Stage.KEYS) and prepared.document is not None:
+            keys_checked = prepared.stage is Stage.KEYS
+            await complete_document(prepared.document, report, opts, keys_checked=keys_checked)
     except CryptoError as err:
         _internal_error(report, err)
     return report

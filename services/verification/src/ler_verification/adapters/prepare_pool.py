@@ -3,10 +3,11 @@ uses more than one core.
 
 About 70% of verifying a Data Integrity credential is offline CPU work on the document alone
 (``ler_crypto.verifier.prepare_credential``: bounded parse, VC data model with the JSON-LD
-data-loss check, OB 3.0 / CLR 2.0 profile). It holds the GIL, so a service process does it on
-one core however idle the machine's others are. ``PreparePool`` runs it on ``workers``
-processes, while the service process keeps its event loop for the online phase (proofs,
-DID resolution, trust list, status lists), gRPC and the outbox.
+data-loss check, OB 3.0 / CLR 2.0 profile; and the proofs and issuer key when every DID
+involved is ``did:key``/``did:jwk``, another ~20%). It holds the GIL, so a service process does
+it on one core however idle the machine's others are. ``PreparePool`` runs it on ``workers``
+processes, while the service process keeps its event loop for the online phase (proofs by
+``did:web`` keys, trust list, status lists), gRPC and the outbox.
 
 Micro-batching: handing one item to a worker costs the service about as much CPU (pickling,
 pipes, the executor's threads) as the item saves, so items are sent in batches. An item that
@@ -31,6 +32,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ler_crypto.vc_model import Policy
@@ -58,6 +60,7 @@ class PreparePoolUnavailable(RuntimeError):
 class _Item:
     data: bytes
     policy: Policy
+    now: datetime
     answer: asyncio.Future[PreparedCredential]
 
 
@@ -158,12 +161,12 @@ class PreparePool:
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
-    async def prepare(self, data: Any, policy: Policy) -> PreparedCredential:
-        """The offline phase of verifying ``data`` (see ``ler_crypto.verifier``)."""
+    async def prepare(self, data: Any, policy: Policy, now: datetime) -> PreparedCredential:
+        """The offline phase of verifying ``data`` as of ``now`` (see ``ler_crypto.verifier``)."""
         if not self.ready or not isinstance(data, bytes):
-            return prepare_credential(data, policy=policy)
+            return prepare_credential(data, policy=policy, proofs_as_of=now)
         answer: asyncio.Future[PreparedCredential] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(data, policy, answer))
+        self._queue.append(_Item(data, policy, now, answer))
         self._dispatch()
         return await answer
 
@@ -187,7 +190,7 @@ class PreparePool:
         results: list[PreparedCredential | None] = [None] * len(batch)
         try:
             if executor is not None and self._warm:
-                jobs = [(item.data, item.policy.allow_v1) for item in batch]
+                jobs = [(item.data, item.policy.allow_v1, item.now) for item in batch]
                 loop = asyncio.get_running_loop()
                 results = await loop.run_in_executor(executor, prepare_worker.prepare_batch, jobs)
                 self.prepared_by_workers += sum(r is not None for r in results)
@@ -208,7 +211,7 @@ class PreparePool:
             return
         if result is None:
             try:
-                result = prepare_credential(item.data, policy=item.policy)
+                result = prepare_credential(item.data, policy=item.policy, proofs_as_of=item.now)
             except Exception as err:  # surfaces to the caller as it would without a pool
                 item.answer.set_exception(err)
                 return

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from datetime import datetime
 
 from ler_crypto.vc_model import Policy
 from ler_crypto.verifier import PreparedCredential, prepare_credential
@@ -18,8 +19,9 @@ from ler_platform.worker_process import die_with_service
 
 log = logging.getLogger(__name__)
 
-#: One job: the credential's bytes and the policy's ``allow_v1`` (the only knob offline).
-Job = tuple[bytes, bool]
+#: One job: the credential's bytes, the policy's ``allow_v1`` (the only policy knob offline)
+#: and the verification time (for proofs checked offline).
+Job = tuple[bytes, bool, datetime]
 
 _WARM_UP = (
     b'{"@context": ["https://www.w3.org/ns/credentials/v2",'
@@ -44,9 +46,9 @@ def prepare_batch(jobs: Sequence[Job]) -> list[PreparedCredential | None]:
     (a bug, never bad input: the offline phase reports bad input in its report), so that the
     service prepares that one again itself and the error surfaces there, as without a pool."""
     out: list[PreparedCredential | None] = []
-    for data, allow_v1 in jobs:
+    for data, allow_v1, now in jobs:
         try:
-            out.append(prepare_credential(data, policy=_POLICIES[allow_v1]))
+            out.append(prepare_credential(data, policy=_POLICIES[allow_v1], proofs_as_of=now))
         except Exception:  # one job's failure must not lose the batch's other answers
             log.exception("preparing a credential failed in a worker")
             out.append(None)

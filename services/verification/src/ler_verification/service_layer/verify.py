@@ -191,11 +191,15 @@ def _issuers(crypto_report: CryptoReport) -> tuple[str, ...]:
 
 class CredentialPreparer(Protocol):
     """Runs the offline phase of credential verification (``ler_crypto``'s
-    ``prepare_credential``: parse, data model, JSON-LD, profile) — in this process or on
-    worker processes (``adapters.prepare_pool``)."""
+    ``prepare_credential``: parse, data model, JSON-LD, profile, and the proofs and issuer key
+    when their DIDs resolve offline) — in this process or on worker processes
+    (``adapters.prepare_pool``)."""
 
-    async def prepare(self, data: Any, policy: CryptoPolicy) -> crypto.PreparedCredential:
-        """The prepared credential for ``data`` (bytes of JSON, or an SD-JWT VC string)."""
+    async def prepare(
+        self, data: Any, policy: CryptoPolicy, now: datetime
+    ) -> crypto.PreparedCredential:
+        """The prepared credential for ``data`` (bytes of JSON, or an SD-JWT VC string),
+        its proofs (if checked offline) as of ``now``."""
         ...
 
 
@@ -277,15 +281,17 @@ class VerificationService:
             "policy": CryptoPolicy(allow_v1=policy.accept_vc_v1),
         }
 
-    async def _prepare(self, parsed: _Parsed, policy: CryptoPolicy) -> crypto.PreparedCredential:
+    async def _prepare(
+        self, parsed: _Parsed, policy: CryptoPolicy, now: datetime
+    ) -> crypto.PreparedCredential:
         """The offline phase. SD-JWT VCs have none worth moving (ler_crypto verifies them
         whole online). A verification alone in the process is prepared here too: handing it
         to a worker process costs more time (pickling, pipes, the executor's threads: 2-3 ms
         measured for one call at a time) than the ~1 ms of work, and there is nothing else
         for this process to do meanwhile; with others under way, the workers take it."""
         if self._preparer is None or parsed.format is Format.SD_JWT_VC or self._verifying <= 1:
-            return crypto.prepare_credential(parsed.payload, policy=policy)
-        return await self._preparer.prepare(parsed.payload, policy)
+            return crypto.prepare_credential(parsed.payload, policy=policy, proofs_as_of=now)
+        return await self._preparer.prepare(parsed.payload, policy, now)
 
     async def verify_credential(self, cmd: VerifyCredential) -> Verification:
         """Verify one credential and report every check (VerifyCredential)."""
@@ -309,7 +315,7 @@ class VerificationService:
             report = syntax_failure(parsed.mismatch)
         else:
             # the offline phase (parse, data model, profile) may run on a worker process
-            prepared = await self._prepare(parsed, options["policy"])
+            prepared = await self._prepare(parsed, options["policy"], options["now"])
             offline_document = prepared.document  # taken first: completing consumes it
             crypto_report = await crypto.complete_credential(prepared, **options)
             document = _document(cmd.data, parsed, crypto_report, offline_document)
