@@ -25,7 +25,7 @@ from ler.verification.v1 import verification_service_pb2 as pb
 from ler_crypto.vc_model import Policy
 from ler_crypto.verifier import Stage
 from ler_platform.local_tls import write_loopback_certificate
-from ler_verification.adapters.prepare_pool import PreparePool
+from ler_verification.adapters.prepare_pool import DEFAULT_MAX_BATCH, PreparePool
 from vhelpers import (
     DocumentServer,
     Issuer,
@@ -180,7 +180,7 @@ async def test_a_stream_is_prepared_in_micro_batches(pair: Pair) -> None:
         assert response.credential.report.verdict == expected
         assert (response.credential.report.verdict == FAILED) == (data is inputs["tampered"])
     # items that arrived while the worker was busy went to it together
-    assert 1 < pair.pool.largest_batch <= 64
+    assert 1 < pair.pool.largest_batch <= DEFAULT_MAX_BATCH
 
 
 async def test_a_killed_worker_costs_no_answer_and_the_pool_recovers(pair: Pair) -> None:

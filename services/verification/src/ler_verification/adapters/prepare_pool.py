@@ -12,8 +12,8 @@ processes, while the service process keeps its event loop for the online phase (
 Micro-batching: handing one item to a worker costs the service about as much CPU (pickling,
 pipes, the executor's threads) as the item saves, so items are sent in batches. An item that
 arrives while the workers have room goes at once, alone (no added latency at low load); items
-that arrive while every worker has ``depth`` batches in hand (one running, one waiting in its
-pipe) wait in a queue and go together, up to ``max_batch`` per task, as soon as a batch comes
+that arrive while every worker has ``depth`` batches in hand (one running, the others waiting in
+its pipe) wait in a queue and go together, up to ``max_batch`` per task, as soon as a batch comes
 back. Each batch comes back in order.
 
 Every caller gets an answer: when a worker dies (OOM killer, a signal) the pool is replaced,
@@ -43,12 +43,15 @@ from ler_verification.adapters import prepare_worker
 log = logging.getLogger(__name__)
 
 #: items per task to a worker: enough to make the per-task cost negligible, small enough that
-#: one batch (~1 ms per item) does not keep the next items waiting long
-DEFAULT_MAX_BATCH = 64
-#: batches in flight per worker: one running, one waiting in its pipe, so that a worker starts
-#: its next batch at once rather than after the service process (busy, holding the GIL) has
-#: received the last one's results and sent more
-DEFAULT_DEPTH = 2
+#: one batch (~1.3 ms per item) does not keep the next items waiting long
+DEFAULT_MAX_BATCH = 32
+#: batches in flight per worker: one running and more waiting in its pipe, so that a worker
+#: starts its next batch at once rather than after the service process (busy, holding the GIL)
+#: has received the last one's results and sent more. Three batches of 32 rather than two of
+#: 64: a stream then has room (its concurrency, 128) for new items to reach the queue while a
+#: returned batch completes in the service process, so the worker is not left idle; measured
+#: on 2 cores, 5 runs each, streamed 481/s -> 560/s (medians), faster in every pair.
+DEFAULT_DEPTH = 3
 
 
 class PreparePoolUnavailable(RuntimeError):
