@@ -123,6 +123,8 @@ def _internal_error(report: VerificationReport, err: CryptoError) -> None:
 
 #: DID methods whose documents are derived from the DID alone (no network, no state)
 _OFFLINE_DID_METHODS = ("did:key:", "did:jwk:")
+#: the offline phase's resolver, shared so that its memo of decoded keys serves every call
+_OFFLINE_RESOLVER = DidResolver(offline=True)
 
 
 def _keys_resolve_offline(doc: dict[str, Any]) -> bool:
@@ -173,7 +175,7 @@ def prepare_credential(
     """
     # Only the policy, the loader and the time matter offline; the resolver never goes online.
     opts = VerifyOptions(
-        DidResolver(offline=True), loader=loader, now=proofs_as_of, policy=default_policy(policy)
+        _OFFLINE_RESOLVER, loader=loader, now=proofs_as_of, policy=default_policy(policy)
     )
     report = VerificationReport(kind="credential")
     try:
