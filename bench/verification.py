@@ -20,11 +20,12 @@ In one run, on this machine:
 
 The service runs as its own process (embedded mode: SQLite, in-process bus), as it is
 deployed; this process (and ghz) the client. Each service-side verification pays everything a
-real one does: the offline phase (parse, data model with the JSON-LD check, OB 3.0 profile)
-on the service's worker process(es) (``--workers``, ``LER_VERIFY_WORKERS``; default the
-service's own, 1; 0 = in the service process), micro-batched under load; then in the service
-process the proof, the issuer key, the status list (fetched through the service's cache; its
-proof verified once per list content, as in the bare loop), the report mapping and a
+real one does: the offline phase (parse, data model with the JSON-LD check, OB 3.0 profile,
+and the proof and issuer key, this credential's DID being a did:key) on the service's worker
+process(es) (``--workers``, ``LER_VERIFY_WORKERS``; default the service's own, 1; 0 = in the
+service process), micro-batched under load; then in the service process the trust list, the
+status list (fetched through the service's cache; its proof verified once per list content,
+as in the bare loop), the report mapping and a
 ``VerificationCompleted`` event committed to the outbox before the answer (group commit).
 The credential is a realistic ~3 KB Open Badges 3.0 credential signed with eddsa-jcs-2022.
 Targets (issue 6): streamed ≥ 70% of bare; p99 < 20 ms at concurrency 32.

@@ -127,13 +127,11 @@ _OFFLINE_DID_METHODS = ("did:key:", "did:jwk:")
 _OFFLINE_RESOLVER = DidResolver(offline=True)
 
 
-def _keys_resolve_offline(doc: dict[str, Any]) -> bool:
+def _keys_resolve_offline(doc: dict[str, Any], issuer: str | None) -> bool:
     """True when every DID that checking the proofs and the issuer key would resolve (each
-    proof's verification method, a DID issuer) is ``did:key`` or ``did:jwk``."""
-    issuer = vc_model.issuer_id(doc)
-    if isinstance(issuer, str) and issuer.startswith("did:"):
-        if not issuer.startswith(_OFFLINE_DID_METHODS):
-            return False
+    proof's verification method, a DID ``issuer``) is ``did:key`` or ``did:jwk``."""
+    if issuer and issuer.startswith("did:") and not issuer.startswith(_OFFLINE_DID_METHODS):
+        return False
     for proof in vc_model.as_list(doc.get("proof", [])):
         method = proof.get("verificationMethod") if isinstance(proof, dict) else None
         if isinstance(method, str) and not method.startswith(_OFFLINE_DID_METHODS):
@@ -187,7 +185,7 @@ def prepare_credential(
         prepare_document(doc, report, opts)
         if (
             proofs_as_of is not None
-            and _keys_resolve_offline(doc)
+            and _keys_resolve_offline(doc, report.issuer)  # set by prepare_document
             and _checked_without_io(doc, report, opts)
         ):
             return PreparedCredential(Stage.KEYS, report, document=doc)

@@ -314,7 +314,8 @@ class VerificationService:
         if parsed.mismatch is not None:
             report = syntax_failure(parsed.mismatch)
         else:
-            # the offline phase (parse, data model, profile) may run on a worker process
+            # the offline phase (parse, data model, profile; keys that resolve offline) may
+            # run on a worker process
             prepared = await self._prepare(parsed, options["policy"], options["now"])
             offline_document = prepared.document  # taken first: completing consumes it
             crypto_report = await crypto.complete_credential(prepared, **options)
